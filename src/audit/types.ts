@@ -1,0 +1,30 @@
+// The audit trail as the rest of airlock sees it: append typed records.
+
+export type AuditType =
+  | 'chain.genesis' | 'chain.recovered' | 'chain.break' | 'segment.open' | 'segment.close' | 'checkpoint'
+  | 'policy.loaded'
+  | 'session.start' | 'session.end'
+  | 'statement.decided'
+  | 'request.held' | 'approval.requested' | 'approval.vote' | 'approval.granted' | 'approval.denied'
+  | 'approval.expired' | 'approval.cancelled' | 'approval.abandoned' | 'breakglass.used'
+  | 'execution.intent' | 'execution.result';
+
+export interface AuditFields {
+  readonly request_id?: string;
+  readonly session_id?: string;
+  readonly requester?: string;
+  readonly resource?: string;
+  readonly [key: string]: unknown;
+}
+
+export interface AuditSink {
+  /**
+   * Appends one record. sync: true means the promise resolves only after fsync (records that gate a
+   * statement); otherwise it is group-committed. Rejects when the write fails: callers on held or
+   * denied paths must then refuse the statement.
+   */
+  append(type: AuditType, fields: AuditFields, opts?: { sync?: boolean }): Promise<void>;
+  /** Writes a final checkpoint, flushes, fsyncs and closes. */
+  close(): Promise<void>;
+  readonly healthy: boolean;
+}
