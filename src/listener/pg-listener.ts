@@ -1,0 +1,377 @@
+// The PostgreSQL listener: accepts clients, answers SSL/GSSENC/Cancel requests, authenticates the
+// developer with SCRAM-SHA-256, opens the upstream connection of the resource, then hands over to the relay.
+
+import net from 'node:net';
+import tls from 'node:tls';
+import crypto, { randomBytes, randomInt } from 'node:crypto';
+import type { AuditSink } from '../audit/types.js';
+import type { Config } from '../config/types.js';
+import { ClientError } from '../errors.js';
+import type { UserDirectory, UserRecord } from '../identity/types.js';
+import type { Policy, ResourceSpec } from '../policy/types.js';
+import { PgFramer, type PgFrame } from '../protocol/pg/framer.js';
+import { decodeStartup, FrontendCode } from '../protocol/pg/frontend.js';
+import * as msg from '../protocol/pg/messages.js';
+import { PgRelay } from '../protocol/pg/relay.js';
+import { authFailedError, ScramServerExchange, tlsServerEndPoint } from '../protocol/pg/scram-server.js';
+import type { StatementGate } from '../session/gate.js';
+import { connectUpstreamPg, sendCancelRequest } from '../upstream/pg-connect.js';
+import { StartupFrameReader } from './frame-reader.js';
+import type { ConnectionLimits } from './limits.js';
+
+export interface ListenerLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+  child(bindings: object): ListenerLog;
+}
+
+export interface PgListenerMetrics {
+  connectionOpened(protocol: 'postgres', resource: string): void;
+  connectionClosed(protocol: 'postgres', resource: string): void;
+  authFailed(protocol: 'postgres', reason: string): void;
+  upstreamConnectFailed(protocol: 'postgres', resource: string): void;
+}
+
+export interface PgListenerDeps {
+  readonly config: Config;
+  readonly users: () => UserDirectory;
+  readonly policy: () => Policy;
+  readonly gate: StatementGate;
+  readonly audit: AuditSink;
+  readonly log: ListenerLog;
+  readonly limits: ConnectionLimits;
+  readonly metrics?: PgListenerMetrics;
+  readonly relayObserver?: ConstructorParameters<typeof PgRelay>[0]['observer'];
+}
+
+interface LiveSession {
+  readonly secret: number;
+  readonly relay: PgRelay;
+  readonly upstreamKey: { pid: number; secret: number };
+  readonly resource: ResourceSpec;
+}
+
+/** The client-facing BackendKeyData is ours; the upstream's stays private and is used to route cancels. */
+export class PgListener {
+  private readonly server: net.Server;
+  private readonly sessions = new Map<number, LiveSession>();
+  private readonly tlsOptions: tls.SecureContextOptions | undefined;
+  private readonly certificateDer: Buffer | undefined;
+  private accepting = true;
+
+  constructor(private readonly deps: PgListenerDeps, tlsMaterial?: { cert: Buffer; key: Buffer }) {
+    this.server = net.createServer((socket) => this.accept(socket));
+    if (tlsMaterial) {
+      this.tlsOptions = { cert: tlsMaterial.cert, key: tlsMaterial.key };
+      this.certificateDer = new crypto.X509Certificate(tlsMaterial.cert).raw;
+    }
+  }
+
+  async listen(host: string, port: number): Promise<net.AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return this.server.address() as net.AddressInfo;
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /** Stop accepting; existing sessions go on. */
+  async stopAccepting(): Promise<void> {
+    this.accepting = false;
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Held statements: tell the clients airlock is shutting down. */
+  sessionsHolding(): PgRelay[] {
+    return [...this.sessions.values()].filter((s) => s.relay.holding).map((s) => s.relay);
+  }
+
+  allSessions(): PgRelay[] {
+    return [...this.sessions.values()].map((s) => s.relay);
+  }
+
+  private accept(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    socket.on('error', () => {});
+    if (!this.accepting) {
+      socket.destroy();
+      return;
+    }
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    const sessionId = randomBytes(8).toString('hex');
+    const log = this.deps.log.child({ session_id: sessionId });
+    const admission = this.deps.limits.admit();
+    if (!admission.ok) {
+      socket.end(msg.errorResponse({ severity: 'FATAL', sqlstate: '53300', message: admission.message }));
+      return;
+    }
+    let released = false;
+    const release = () => {
+      if (!released) {
+        released = true;
+        admission.release();
+      }
+    };
+    socket.once('close', release);
+    this.startup(socket, sessionId, remote, log, release).catch((err) => {
+      release();
+      if (err instanceof ClientError) {
+        if (!socket.destroyed) socket.end(msg.errorResponse({ severity: 'FATAL', sqlstate: err.sqlstate, message: err.message, hint: err.hint }));
+        log.info({ sqlstate: err.sqlstate, client: remote }, 'connection refused');
+      } else {
+        log.warn({ err: (err as Error).message, client: remote }, 'connection failed during startup');
+        socket.destroy();
+      }
+    });
+  }
+
+  private async startup(socket: net.Socket, sessionId: string, remote: string, log: ListenerLog, release: () => void): Promise<void> {
+    const { config } = this.deps;
+    const framer = new PgFramer({ typed: false, maxMessageBytes: config.limits.max_message_bytes });
+    const reader = new StartupFrameReader(socket, framer);
+    let current: net.Socket = socket;
+    let tlsActive = false;
+    const timer = setTimeout(() => {
+      current.end(msg.errorResponse({ severity: 'FATAL', sqlstate: '08006', message: 'airlock: authentication timed out (limits.auth_timeout)' }));
+      current.destroy();
+    }, config.limits.auth_timeout_ms);
+    try {
+      for (;;) {
+        const packet = decodeStartup((await reader.next()).body);
+        if (packet.kind === 'ssl') {
+          if (!this.tlsOptions || tlsActive) {
+            current.write('N');
+            continue;
+          }
+          reader.detach();
+          current.write('S');
+          current = await this.upgrade(current);
+          tlsActive = true;
+          reader.rebind(current);
+          continue;
+        }
+        if (packet.kind === 'gssenc') {
+          current.write('N');
+          continue;
+        }
+        if (packet.kind === 'cancel') {
+          reader.detach();
+          current.destroy();
+          release();
+          this.routeCancel(packet.pid, packet.secret, log);
+          return;
+        }
+        return await this.authenticate(current, reader, packet.params, { sessionId, remote, log, tlsActive, release, timer });
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private upgrade(socket: net.Socket): Promise<tls.TLSSocket> {
+    return new Promise((resolve, reject) => {
+      const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: tls.createSecureContext(this.tlsOptions) });
+      secure.once('secure', () => resolve(secure));
+      secure.once('error', reject);
+    });
+  }
+
+  private async authenticate(
+    socket: net.Socket,
+    reader: StartupFrameReader,
+    params: Record<string, string>,
+    ctx: { sessionId: string; remote: string; log: ListenerLog; tlsActive: boolean; release: () => void; timer: NodeJS.Timeout },
+  ): Promise<void> {
+    const { config, metrics } = this.deps;
+    const email = params.user ?? '';
+    const database = params.database || email;
+    if (params.replication && params.replication !== 'false' && params.replication !== '0') {
+      throw new ClientError({ sqlstate: '28000', mysqlErrno: 1045, message: 'airlock: replication connections are not allowed', fatal: true });
+    }
+    const user = this.deps.users().get(email);
+    const usable = user && !user.disabled ? user : undefined;
+    const scram = new ScramServerExchange(usable?.scram, {
+      user: email,
+      channelBinding: ctx.tlsActive && this.certificateDer ? tlsServerEndPoint(this.certificateDer) : undefined,
+    });
+    socket.write(msg.authenticationSasl(scram.mechanisms()));
+    const initial = await this.expectPassword(reader);
+    const mechEnd = initial.indexOf(0);
+    if (mechEnd < 0) throw authFailedError(email);
+    const mechanism = initial.toString('utf8', 0, mechEnd);
+    const dataLen = initial.readInt32BE(mechEnd + 1);
+    const clientFirst = dataLen < 0 ? Buffer.alloc(0) : initial.subarray(mechEnd + 5, mechEnd + 5 + dataLen);
+    const started = scram.start(clientFirst, mechanism);
+    if ('error' in started) throw started.error;
+    socket.write(msg.authenticationSaslContinue(started.serverFirst));
+    const final = scram.finish(await this.expectPassword(reader));
+    if (!final.ok || !usable) {
+      metrics?.authFailed('postgres', 'bad_credentials');
+      ctx.log.info({ client: ctx.remote, reason: final.ok ? 'unknown or disabled user' : final.reason }, 'authentication failed');
+      throw authFailedError(email);
+    }
+    socket.write(msg.authenticationSaslFinal(final.serverFinal));
+    const resource = this.deps.policy().resources.get(database);
+    if (!resource || resource.protocol !== 'postgres') {
+      throw new ClientError({ sqlstate: '3D000', mysqlErrno: 1049, message: `database "${database}" does not exist`, hint: 'The database name is the name of a postgres resource in the airlock policy.', fatal: true });
+    }
+    const perUser = this.deps.limits.admitUser(usable.email);
+    if (!perUser.ok) {
+      metrics?.authFailed('postgres', 'limit');
+      throw new ClientError({ sqlstate: '53300', mysqlErrno: 1040, message: perUser.message, fatal: true });
+    }
+    socket.once('close', perUser.release);
+    await this.openSession(socket, reader, params, usable, resource, ctx);
+  }
+
+  private async expectPassword(reader: StartupFrameReader): Promise<Buffer> {
+    const frame: PgFrame = await reader.next();
+    if (frame.type !== FrontendCode.Password) {
+      throw new ClientError({ sqlstate: '08P01', mysqlErrno: 1043, message: 'expected SASL response during authentication', fatal: true });
+    }
+    return frame.body;
+  }
+
+  private async openSession(
+    socket: net.Socket,
+    reader: StartupFrameReader,
+    params: Record<string, string>,
+    user: UserRecord,
+    resource: ResourceSpec,
+    ctx: { sessionId: string; remote: string; log: ListenerLog; tlsActive: boolean; timer: NodeJS.Timeout },
+  ): Promise<void> {
+    const { config, metrics, audit } = this.deps;
+    const forwarded: Record<string, string> = {};
+    for (const [k, v] of Object.entries(params)) {
+      if (FORWARDED_STARTUP_PARAMS.has(k)) forwarded[k] = v;
+    }
+    let upstream;
+    try {
+      upstream = await connectUpstreamPg({
+        host: resource.host,
+        port: resource.port,
+        database: resource.database,
+        user: resource.user,
+        password: resource.password,
+        tls: resource.tls,
+        startupParams: forwarded,
+        connectTimeoutMs: config.limits.auth_timeout_ms,
+      });
+    } catch (err) {
+      metrics?.upstreamConnectFailed('postgres', resource.name);
+      ctx.log.warn({ resource: resource.name, err: (err as Error).message }, 'upstream connection failed');
+      const upstreamError = (err as { upstream?: { sqlstate: string; message: string } }).upstream;
+      throw new ClientError({
+        sqlstate: '08006',
+        mysqlErrno: 2013,
+        message: `airlock could not connect to resource "${resource.name}"${upstreamError ? `: ${upstreamError.message}` : ''}`,
+        fatal: true,
+      });
+    }
+    clearTimeout(ctx.timer);
+    const pid = this.newPid();
+    const secret = randomInt(0, 2 ** 31);
+    const out: Buffer[] = [msg.authenticationOk(), ...upstream.parameterStatus, msg.backendKeyData(pid, secret), ...(upstream.notices ?? []), msg.readyForQuery('I')];
+    socket.write(Buffer.concat(out));
+    const settings = new Map<string, string>();
+    for (const frame of upstream.parameterStatus) {
+      const body = frame.subarray(5);
+      const end = body.indexOf(0);
+      if (body.toString('utf8', 0, end) === 'standard_conforming_strings') settings.set('standard_conforming_strings', body.toString('utf8', end + 1, body.length - 1));
+    }
+    const session = {
+      sessionId: ctx.sessionId,
+      requester: { email: user.email, groups: user.groups },
+      resource,
+      protocol: 'postgres' as const,
+      clientAddr: ctx.remote,
+    };
+    const startedAt = Date.now();
+    audit
+      .append('session.start', {
+        session_id: ctx.sessionId,
+        requester: user.email,
+        resource: resource.name,
+        protocol: 'postgres',
+        client_addr: ctx.remote,
+        application_name: params.application_name ?? null,
+        tls: ctx.tlsActive,
+      })
+      .catch(() => {});
+    metrics?.connectionOpened('postgres', resource.name);
+    ctx.log.info({ requester: user.email, resource: resource.name, client: ctx.remote, tls: ctx.tlsActive }, 'session started');
+    const initialFrames = reader.detach();
+    const relay = new PgRelay({
+      client: socket,
+      upstream: upstream.socket,
+      session,
+      gate: this.deps.gate,
+      audit,
+      maxMessageBytes: config.limits.max_message_bytes,
+      clientFramer: reader.framer,
+      initialFrames,
+      settings,
+      observer: this.deps.relayObserver,
+      log: ctx.log,
+      onClose: (reason) => {
+        this.sessions.delete(pid);
+        metrics?.connectionClosed('postgres', resource.name);
+        audit
+          .append('session.end', { session_id: ctx.sessionId, requester: user.email, resource: resource.name, duration_ms: Date.now() - startedAt, reason })
+          .catch(() => {});
+        ctx.log.info({ reason }, 'session ended');
+      },
+    });
+    this.sessions.set(pid, { secret, relay, upstreamKey: upstream.backendKey, resource });
+    if (upstream.leftover.length > 0) socket.write(upstream.leftover);
+    relay.start();
+    if (config.limits.idle_timeout_ms > 0) {
+      socket.setTimeout(config.limits.idle_timeout_ms, () => {
+        if (relay.holding) return;
+        relay.terminate(new ClientError({ sqlstate: '57P05', mysqlErrno: 4031, message: 'airlock: terminating connection due to idle timeout (limits.idle_timeout)', fatal: true }));
+      });
+    }
+  }
+
+  private newPid(): number {
+    for (;;) {
+      const pid = randomInt(1, 2 ** 31);
+      if (!this.sessions.has(pid)) return pid;
+    }
+  }
+
+  private routeCancel(pid: number, secret: number, log: ListenerLog): void {
+    const live = this.sessions.get(pid);
+    // A wrong secret is ignored silently, as PostgreSQL does.
+    if (!live || live.secret !== secret) return;
+    if (live.relay.cancel() === 'cancelled-hold') {
+      log.info({}, 'cancel request cancelled a held statement');
+      return;
+    }
+    sendCancelRequest({ host: live.resource.host, port: live.resource.port }, live.upstreamKey.pid, live.upstreamKey.secret).catch((err) => {
+      log.warn({ err: (err as Error).message }, 'forwarding cancel request failed');
+    });
+  }
+}
+
+/** Startup parameters passed to the upstream: presentation settings only, never identity or options. */
+const FORWARDED_STARTUP_PARAMS = new Set([
+  'application_name',
+  'client_encoding',
+  'DateStyle',
+  'datestyle',
+  'IntervalStyle',
+  'TimeZone',
+  'timezone',
+  'extra_float_digits',
+  'search_path',
+]);
+

@@ -1,0 +1,457 @@
+// Relays one authenticated PostgreSQL session: client bytes go up unchanged once the gate allows the
+// statement they carry; held statements and everything behind them wait; refusals are answered here.
+
+import type { Socket } from 'node:net';
+import type { ApprovalRequest } from '../../approval/types.js';
+import type { AuditSink } from '../../audit/types.js';
+import { ClientError } from '../../errors.js';
+import type { GateResult, SessionIdentity, StatementGate, Verdict } from '../../session/gate.js';
+import { clientErrors, formatDuration } from '../../session/client-errors.js';
+import type { PgFrame } from './framer.js';
+import { PgFramer } from './framer.js';
+import { FrontendCode, decodeBind, decodeExecute, decodeParse, decodeQuery, decodeTarget } from './frontend.js';
+import { errorResponse, noticeResponse, readyForQuery } from './messages.js';
+import { ResponseTracker, type StatementOutcome } from './response-tracker.js';
+
+/** One statement the batch will execute (an Execute, or a simple Query). */
+interface PendingStatement {
+  readonly sql: string;
+  readonly params: readonly (string | null)[];
+  /** The portal an Execute runs; a portal already approved may be fetched from again. */
+  readonly portal?: Portal;
+}
+
+interface PreparedStatement {
+  readonly sql: string;
+}
+
+interface Portal {
+  readonly statement: string;
+  readonly params: readonly (string | null)[];
+  /** Set once a hold on this portal was approved: fetching more rows is the same run. */
+  cleared?: boolean;
+}
+
+export interface RelayObserver {
+  statementFinished?(protocol: 'postgres', seconds: number, upstreamSeconds: number): void;
+}
+
+export interface PgRelayOptions {
+  readonly client: Socket;
+  readonly upstream: Socket;
+  readonly session: SessionIdentity;
+  readonly gate: StatementGate;
+  readonly audit: AuditSink;
+  readonly maxMessageBytes: number;
+  /** Client-side framer already past startup (may hold a partial frame). */
+  readonly clientFramer: PgFramer;
+  /** Frames the client sent right behind its startup, already split off. */
+  readonly initialFrames: readonly PgFrame[];
+  /** Server-side settings that change how SQL is lexed (standard_conforming_strings). */
+  readonly settings: Map<string, string>;
+  readonly observer?: RelayObserver;
+  readonly onClose: (reason: string) => void;
+  readonly log: { debug: (obj: object, msg: string) => void; warn: (obj: object, msg: string) => void };
+}
+
+/** Queued client bytes beyond this pause reading from the client (a hold must not eat memory). */
+const INBOX_HIGH_WATER = 8 * 1024 * 1024;
+
+export class PgRelay {
+  private readonly o: PgRelayOptions;
+  private readonly upstreamFramer: PgFramer;
+  private readonly tracker = new ResponseTracker();
+  private inbox: PgFrame[] = [];
+  private inboxHead = 0;
+  private inboxBytes = 0;
+  private pumping = false;
+  private closed = false;
+  /** Extended-protocol messages waiting for their Sync or Flush. */
+  private batch: PgFrame[] = [];
+  private batchStatements: PendingStatement[] = [];
+  private readonly prepared = new Map<string, PreparedStatement>();
+  private readonly portals = new Map<string, Portal>();
+  /** After a refused extended batch: drop client messages until Sync, as the server would. */
+  private skippingToSync = false;
+  private holdAbort: AbortController | null = null;
+  private clientPausedForInbox = false;
+
+  constructor(options: PgRelayOptions) {
+    this.o = options;
+    this.upstreamFramer = new PgFramer({ typed: true, maxMessageBytes: Number.MAX_SAFE_INTEGER });
+  }
+
+  start(): void {
+    const { client, upstream } = this.o;
+    client.on('data', (chunk: Buffer) => this.onClientData(chunk));
+    upstream.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
+    client.on('drain', () => upstream.resume());
+    upstream.on('drain', () => {
+      if (!this.clientPausedForInbox) client.resume();
+    });
+    client.on('close', () => this.close('client disconnected'));
+    upstream.on('close', () => this.close('upstream closed'));
+    client.on('error', () => this.close('client socket error'));
+    upstream.on('error', () => this.close('upstream socket error'));
+    for (const f of this.o.initialFrames) {
+      this.inbox.push(f);
+      this.inboxBytes += f.raw.length;
+    }
+    if (this.inbox.length > 0) void this.pump();
+  }
+
+  /** A CancelRequest for this session: a held statement is dropped here; else true = forward it. */
+  cancel(): 'cancelled-hold' | 'forward' {
+    if (this.holdAbort) {
+      this.holdAbort.abort(new Error('cancel request'));
+      return 'cancelled-hold';
+    }
+    return 'forward';
+  }
+
+  get holding(): boolean {
+    return this.holdAbort !== null;
+  }
+
+  /** Ends the session with a FATAL error (shutdown, limits). */
+  terminate(error: ClientError): void {
+    if (this.closed) return;
+    this.holdAbort?.abort(new Error('shutdown'));
+    this.o.client.end(errorResponse({ severity: 'FATAL', sqlstate: error.sqlstate, message: error.message, hint: error.hint }));
+    this.close('terminated');
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.holdAbort?.abort(new Error(reason));
+    this.tracker.abandonAll();
+    this.o.upstream.destroy();
+    this.o.client.destroy();
+    this.o.onClose(reason);
+  }
+
+  private onClientData(chunk: Buffer): void {
+    try {
+      this.o.clientFramer.push(chunk, (frame) => {
+        this.inbox.push(frame);
+        this.inboxBytes += frame.raw.length;
+      });
+    } catch (err) {
+      this.failClient(err);
+      return;
+    }
+    if (this.inboxBytes > INBOX_HIGH_WATER && !this.clientPausedForInbox) {
+      this.clientPausedForInbox = true;
+      this.o.client.pause();
+    }
+    void this.pump();
+  }
+
+  private onUpstreamData(chunk: Buffer): void {
+    if (!this.o.client.write(chunk)) this.o.upstream.pause();
+    try {
+      this.upstreamFramer.push(chunk, (frame) => this.observeUpstream(frame));
+    } catch (err) {
+      this.o.log.warn({ err }, 'unreadable upstream frame');
+      this.close('upstream protocol error');
+    }
+  }
+
+  private observeUpstream(frame: PgFrame): void {
+    // ParameterStatus: track settings that change how statements are lexed.
+    if (frame.type === 0x53) {
+      const end = frame.body.indexOf(0);
+      if (end > 0) {
+        const name = frame.body.toString('utf8', 0, end);
+        if (name === 'standard_conforming_strings') {
+          this.o.settings.set(name, frame.body.toString('utf8', end + 1, frame.body.length - 1));
+        }
+      }
+    }
+    this.tracker.observe(frame.type, frame.body);
+  }
+
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.inboxHead < this.inbox.length && !this.closed) {
+        const frame = this.inbox[this.inboxHead++]!;
+        this.inboxBytes -= frame.raw.length;
+        const pending = this.handle(frame);
+        if (pending) await pending;
+      }
+      this.inbox = [];
+      this.inboxHead = 0;
+      if (this.clientPausedForInbox && !this.closed) {
+        this.clientPausedForInbox = false;
+        this.o.client.resume();
+      }
+    } catch (err) {
+      this.failClient(err);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Returns a promise only when the statement must wait (hold, refusal sequencing). */
+  private handle(frame: PgFrame): Promise<void> | void {
+    if (this.skippingToSync) {
+      if (frame.type === FrontendCode.Sync) {
+        this.skippingToSync = false;
+        this.answerSync();
+      } else if (frame.type === FrontendCode.Terminate) {
+        this.close('client terminated');
+      }
+      return;
+    }
+    switch (frame.type) {
+      case FrontendCode.Query:
+        if (this.batch.length > 0) return Promise.resolve(this.flushBatch(false)).then(() => this.handleQuery(frame));
+        return this.handleQuery(frame);
+      case FrontendCode.Parse: {
+        const parse = decodeParse(frame.body);
+        this.prepared.set(parse.name, { sql: parse.sql });
+        this.batch.push(frame);
+        return;
+      }
+      case FrontendCode.Bind: {
+        const bind = decodeBind(frame.body);
+        this.portals.set(bind.portal, { statement: bind.statement, params: bind.params });
+        this.batch.push(frame);
+        return;
+      }
+      case FrontendCode.Execute: {
+        const { portal } = decodeExecute(frame.body);
+        const bound = this.portals.get(portal);
+        const statement = bound ? this.prepared.get(bound.statement) : undefined;
+        // An unknown portal errors at the server; classify it as nothing we can read: fail closed.
+        this.batchStatements.push({ sql: statement?.sql ?? '\u0000unknown portal', params: bound?.params ?? [], portal: bound });
+        this.batch.push(frame);
+        return;
+      }
+      case FrontendCode.Close: {
+        const { target, name } = decodeTarget(frame.body);
+        if (target === 'S') this.prepared.delete(name);
+        else this.portals.delete(name);
+        this.batch.push(frame);
+        return;
+      }
+      case FrontendCode.Describe:
+        this.batch.push(frame);
+        return;
+      case FrontendCode.Sync:
+        this.batch.push(frame);
+        return this.flushBatch(true);
+      case FrontendCode.Flush:
+        this.batch.push(frame);
+        return this.flushBatch(false);
+      case FrontendCode.FunctionCall:
+        return this.refuseSimple(clientErrors.fastPathRefused());
+      case FrontendCode.Terminate:
+        this.o.upstream.write(frame.raw);
+        this.close('client terminated');
+        return;
+      default:
+        // CopyData/CopyDone/CopyFail and anything else carry no statement: forward in order.
+        if (this.batch.length > 0) return Promise.resolve(this.flushBatch(false)).then(() => this.forwardRaw(frame.raw));
+        this.forwardRaw(frame.raw);
+        return;
+    }
+  }
+
+  private handleQuery(frame: PgFrame): Promise<void> | void {
+    const sql = decodeQuery(frame.body);
+    const verdict = this.o.gate.judge(this.o.session, sql, this.classifyContext());
+    if (verdict.decision.action === 'allow') {
+      this.recordAllowed(sql, [], verdict);
+      this.tracker.expect(FrontendCode.Query, this.outcomeRecorder(undefined));
+      this.forwardRaw(frame.raw);
+      return;
+    }
+    return this.decideSlow([{ sql, params: [] }], [verdict]).then((result) => {
+      if (!result.run) return this.refuseSimple(result.error);
+      this.tracker.expect(FrontendCode.Query, this.outcomeRecorder(result.requestId));
+      this.forwardRaw(frame.raw);
+    });
+  }
+
+  /** Sync or Flush ends an extended batch: decide every Execute in it, then forward it whole or refuse it whole. */
+  private flushBatch(endsWithSync: boolean): Promise<void> | void {
+    const frames = this.batch;
+    const statements = this.batchStatements;
+    this.batch = [];
+    this.batchStatements = [];
+    const verdicts = statements.map((s) => this.o.gate.judge(this.o.session, s.sql, this.classifyContext()));
+    statements.forEach((s, i) => {
+      if (s.portal?.cleared) verdicts[i] = { ...verdicts[i]!, decision: { ...verdicts[i]!.decision, action: 'allow', reason: 'portal already approved' } };
+    });
+    if (verdicts.every((v) => v.decision.action === 'allow')) {
+      statements.forEach((s, i) => this.recordAllowed(s.sql, s.params, verdicts[i]!));
+      this.forwardBatch(frames, undefined);
+      return;
+    }
+    return this.decideSlow(statements, verdicts).then(async (result) => {
+      if (result.run) {
+        this.forwardBatch(frames, result.requestId);
+        return;
+      }
+      await this.tracker.quiescent();
+      this.writeClient(this.errorFrame(result.error));
+      if (endsWithSync) this.answerSync();
+      else this.skippingToSync = true;
+    });
+  }
+
+  private forwardBatch(frames: PgFrame[], requestId: string | undefined): void {
+    const upstream = this.o.upstream;
+    upstream.cork();
+    for (const f of frames) {
+      if (f.type === FrontendCode.Execute) this.tracker.expect(f.type, this.outcomeRecorder(requestId));
+      else if (f.type !== FrontendCode.Flush) this.tracker.expect(f.type);
+      this.forwardRaw(f.raw);
+    }
+    process.nextTick(() => upstream.uncork());
+  }
+
+  /**
+   * Deny or hold: the strictest statement decides. A refusal is answered only after the server has
+   * answered everything already forwarded, so the client sees replies in order.
+   */
+  private async decideSlow(statements: PendingStatement[], verdicts: Verdict[]): Promise<GateResult> {
+    const session = this.o.session;
+    const denied = verdicts.findIndex((v) => v.decision.action === 'deny');
+    if (denied >= 0) {
+      const s = statements[denied]!;
+      return { run: false, error: await this.o.gate.refuse(session, s.sql, s.params, verdicts[denied]!) };
+    }
+    let last: GateResult = { run: true };
+    for (let i = 0; i < statements.length; i++) {
+      const s = statements[i]!;
+      const v = verdicts[i]!;
+      if (v.decision.action === 'allow') {
+        this.recordAllowed(s.sql, s.params, v);
+        continue;
+      }
+      await this.tracker.quiescent();
+      this.holdAbort = new AbortController();
+      try {
+        last = await this.o.gate.hold(session, s.sql, s.params, v, {
+          signal: this.holdAbort.signal,
+          onHeld: (request) => this.writeClient(this.heldNotice(request)),
+        });
+      } finally {
+        this.holdAbort = null;
+      }
+      if (!last.run) return last;
+      if (s.portal) s.portal.cleared = true;
+      if (last.requestId) {
+        try {
+          await this.o.audit.append(
+            'execution.intent',
+            { request_id: last.requestId, session_id: session.sessionId, requester: session.requester.email, resource: session.resource.name },
+            { sync: true },
+          );
+        } catch {
+          return { run: false, error: clientErrors.auditUnavailable() };
+        }
+      }
+    }
+    return last;
+  }
+
+  private heldNotice(request: ApprovalRequest): Buffer {
+    const a = request.approval;
+    const needed = a.all_groups_must_approve
+      ? `${a.min_approvals} approval(s), one from each of: ${a.approvers.join(', ')}`
+      : `${a.min_approvals} approval(s) from: ${a.approvers.join(', ')}`;
+    return noticeResponse({
+      severity: 'NOTICE',
+      sqlstate: '01000',
+      message: `airlock: statement held for approval, request ${request.id}`,
+      detail: `Needs ${needed}. Expires at ${new Date(request.expires_at).toISOString()} (in ${formatDuration(request.expires_at - request.created_at)}). Rule: ${request.rule}.`,
+      hint: `An approver runs: airlock approvals approve ${request.id}   (Ctrl-C cancels the request)`,
+    });
+  }
+
+  private refuseSimple(error: ClientError): Promise<void> {
+    return this.tracker.quiescent().then(() => {
+      this.writeClient(this.errorFrame(error));
+      this.writeClient(readyForQuery(this.tracker.lastStatus));
+    });
+  }
+
+  /** Sync after a refusal: the server answers if it has unsynced work, else airlock does, with its state. */
+  private answerSync(): void {
+    if (this.tracker.unsynced) {
+      this.tracker.expect(FrontendCode.Sync);
+      this.forwardRaw(Buffer.from([0x53, 0, 0, 0, 4]));
+    } else {
+      this.writeClient(readyForQuery(this.tracker.lastStatus));
+    }
+  }
+
+  private errorFrame(error: ClientError): Buffer {
+    return errorResponse({ severity: error.fatal ? 'FATAL' : 'ERROR', sqlstate: error.sqlstate, message: error.message, detail: error.detail, hint: error.hint });
+  }
+
+  private forwardRaw(raw: Buffer): void {
+    if (!this.o.upstream.write(raw)) this.o.client.pause();
+  }
+
+  private writeClient(buf: Buffer): void {
+    if (!this.closed) this.o.client.write(buf);
+  }
+
+  private classifyContext() {
+    const scs = this.o.settings.get('standard_conforming_strings');
+    return scs === 'off' ? { settings: { standard_conforming_strings: 'off' } } : undefined;
+  }
+
+  private recordAllowed(sql: string, params: readonly (string | null)[], verdict: Verdict): void {
+    this.o.gate.recordDecision(this.o.session, sql, params, verdict).catch((err) => {
+      this.o.log.warn({ err }, 'audit write failed for an allowed statement');
+    });
+  }
+
+  private outcomeRecorder(requestId: string | undefined): (outcome: StatementOutcome) => void {
+    const started = performance.now();
+    const session = this.o.session;
+    return (outcome) => {
+      const seconds = (performance.now() - started) / 1000;
+      this.o.observer?.statementFinished?.('postgres', seconds, seconds);
+      this.o.audit
+        .append(
+          'execution.result',
+          {
+            request_id: requestId,
+            session_id: session.sessionId,
+            requester: session.requester.email,
+            resource: session.resource.name,
+            outcome: outcome.error ? 'error' : outcome.skipped ? 'skipped' : 'ok',
+            command_tag: outcome.tag,
+            sqlstate: outcome.error?.sqlstate,
+            rows: outcome.rows,
+            duration_ms: Math.round(seconds * 1000 * 1000) / 1000,
+          },
+          { sync: false },
+        )
+        .catch(() => {});
+    };
+  }
+
+  private failClient(err: unknown): void {
+    if (err instanceof ClientError) {
+      this.writeClient(this.errorFrame(err));
+      if (err.fatal) {
+        this.o.client.end();
+        this.close(`client error ${err.sqlstate}`);
+      }
+      return;
+    }
+    this.o.log.warn({ err }, 'session failed');
+    this.writeClient(errorResponse({ severity: 'FATAL', sqlstate: 'XX000', message: 'airlock: internal error; the session is closed' }));
+    this.close('internal error');
+  }
+}

@@ -1,0 +1,229 @@
+// The protocol-neutral order of steps for one statement: classify → policy → (hold → approval) → audit.
+// Both wire relays call this; it knows nothing of bytes.
+
+import { createHash } from 'node:crypto';
+import type { ApprovalRequest } from '../approval/types.js';
+import type { AuditSink } from '../audit/types.js';
+import type { Classification, ClassifyContext, Dialect } from '../classify/types.js';
+import { ClientError } from '../errors.js';
+import type { Decision, Policy, Requester, ResourceSpec } from '../policy/types.js';
+import { clientErrors } from './client-errors.js';
+
+export interface SessionIdentity {
+  readonly sessionId: string;
+  readonly requester: Requester;
+  readonly resource: ResourceSpec;
+  readonly protocol: Dialect;
+  readonly clientAddr: string;
+}
+
+export interface Verdict {
+  readonly classification: Classification;
+  readonly decision: Decision;
+}
+
+/** What the relay does next with a statement. */
+export type GateResult =
+  | { readonly run: true; readonly requestId?: string; readonly breakGlass?: boolean }
+  | { readonly run: false; readonly error: ClientError };
+
+export interface HoldHooks {
+  /** Called once the request exists: the relay tells the client (PostgreSQL NOTICE) and keeps waiting. */
+  onHeld(request: ApprovalRequest): void;
+  readonly signal: AbortSignal;
+}
+
+/** The broker as the gate needs it (src/approval/broker.ts implements it). */
+export interface GateBroker {
+  open(input: GateRequestInput): Promise<ApprovalRequest>;
+  wait(id: string, signal: AbortSignal): Promise<GateHoldOutcome>;
+  claimExecution(id: string): Promise<boolean>;
+  findJitGrant(requester: string, resource: string, rule: string): Promise<unknown | undefined>;
+  findApprovedForRetry(binding: string): Promise<ApprovalRequest | undefined>;
+}
+
+export interface GateRequestInput {
+  readonly requester: Requester;
+  readonly resource: string;
+  readonly protocol: Dialect;
+  readonly rule: string;
+  readonly approval: NonNullable<Decision['approval']>;
+  readonly sql: string;
+  readonly params: readonly (string | null)[];
+  readonly binding: string;
+  readonly kinds: readonly string[];
+  readonly tables: readonly string[];
+  readonly session_id: string;
+  readonly client_addr?: string;
+}
+
+export type GateHoldOutcome =
+  | { verdict: 'approved'; request: ApprovalRequest; breakGlass: boolean }
+  | { verdict: 'denied'; request: ApprovalRequest; by: string; reason: string }
+  | { verdict: 'expired'; request: ApprovalRequest }
+  | { verdict: 'cancelled'; request: ApprovalRequest }
+  | { verdict: 'abandoned'; request: ApprovalRequest }
+  | { verdict: 'unavailable'; message: string };
+
+export interface GateMetrics {
+  statementDecided(protocol: Dialect, resource: string, decision: Decision['action']): void;
+  classified(dialect: Dialect, seconds: number): void;
+}
+
+export interface GateDeps {
+  readonly classify: (dialect: Dialect, sql: string, ctx?: ClassifyContext) => Classification;
+  readonly policy: () => Policy;
+  readonly evaluate: (policy: Policy, input: { resource: string; requester: Requester; sql: string }, c: Classification) => Decision;
+  readonly broker: GateBroker;
+  readonly audit: AuditSink;
+  readonly metrics?: GateMetrics;
+  /** Refuse new holds (daemon is shutting down). */
+  readonly acceptingHolds: () => boolean;
+}
+
+/** SHA-256 over what an approval binds to: resource, requester, statement text and bound values. */
+export function bindingOf(resource: string, requester: string, sql: string, params: readonly (string | null)[]): string {
+  return createHash('sha256').update(JSON.stringify([resource, requester.toLowerCase(), sql, params])).digest('hex');
+}
+
+function kindsOf(c: Classification): string[] {
+  if (c.unparseable) return ['UNPARSEABLE'];
+  const kinds = new Set<string>();
+  for (const s of c.statements) {
+    kinds.add(s.kind);
+    for (const k of s.nested_kinds ?? []) kinds.add(k);
+  }
+  return [...kinds];
+}
+
+function tablesOf(c: Classification): string[] {
+  if (c.unparseable) return [];
+  return [...new Set(c.statements.flatMap((s) => s.tables))];
+}
+
+export class StatementGate {
+  constructor(private readonly deps: GateDeps) {}
+
+  /** Synchronous: classification and policy only. */
+  judge(session: SessionIdentity, sql: string, ctx?: ClassifyContext): Verdict {
+    const started = performance.now();
+    const classification = this.deps.classify(session.protocol, sql, ctx);
+    this.deps.metrics?.classified(session.protocol, (performance.now() - started) / 1000);
+    const decision = this.deps.evaluate(
+      this.deps.policy(),
+      { resource: session.resource.name, requester: session.requester, sql },
+      classification,
+    );
+    this.deps.metrics?.statementDecided(session.protocol, session.resource.name, decision.action);
+    return { classification, decision };
+  }
+
+  /** Audit record of a decision; awaited (and required) only where it gates a refusal or a hold. */
+  recordDecision(session: SessionIdentity, sql: string, params: readonly (string | null)[], verdict: Verdict): Promise<void> {
+    const c = verdict.classification;
+    return this.deps.audit.append(
+      'statement.decided',
+      {
+        session_id: session.sessionId,
+        requester: session.requester.email,
+        resource: session.resource.name,
+        decision: verdict.decision.action,
+        rule: verdict.decision.rule?.name ?? null,
+        source: verdict.decision.source,
+        kinds: kindsOf(c),
+        tables: tablesOf(c),
+        writes: c.unparseable ? null : c.statements.some((s) => s.writes),
+        sql,
+        params: verdict.decision.rule?.audit?.params === 'redact' ? '[redacted]' : params,
+      },
+      { sync: verdict.decision.action !== 'allow' },
+    );
+  }
+
+  /** A denied statement: record it (fsynced), then the client error. */
+  async refuse(session: SessionIdentity, sql: string, params: readonly (string | null)[], verdict: Verdict): Promise<ClientError> {
+    try {
+      await this.recordDecision(session, sql, params, verdict);
+    } catch {
+      return clientErrors.auditUnavailable();
+    }
+    const d = verdict.decision;
+    return d.rule ? clientErrors.deniedByRule(d.rule.name) : clientErrors.deniedByDefault(d.reason);
+  }
+
+  /** A held statement: JIT window or retry approval first, else a request the client waits on. */
+  async hold(
+    session: SessionIdentity,
+    sql: string,
+    params: readonly (string | null)[],
+    verdict: Verdict,
+    hooks: HoldHooks,
+  ): Promise<GateResult> {
+    const d = verdict.decision;
+    const approval = d.approval;
+    if (!approval) return { run: false, error: clientErrors.deniedByDefault('no approval rule configured') };
+    const ruleName = d.rule?.name ?? `default.${d.source}`;
+    try {
+      await this.recordDecision(session, sql, params, verdict);
+    } catch {
+      return { run: false, error: clientErrors.auditUnavailable() };
+    }
+    const binding = bindingOf(session.resource.name, session.requester.email, sql, params);
+    try {
+      if (approval.mode === 'jit') {
+        const grant = await this.deps.broker.findJitGrant(session.requester.email, session.resource.name, ruleName);
+        if (grant) return { run: true };
+      }
+      if (approval.hold === 'retry') {
+        const approved = await this.deps.broker.findApprovedForRetry(binding);
+        if (approved && (await this.deps.broker.claimExecution(approved.id))) {
+          return { run: true, requestId: approved.id, breakGlass: approved.break_glass !== undefined };
+        }
+      }
+    } catch (err) {
+      if (err instanceof ClientError) return { run: false, error: err };
+      return { run: false, error: clientErrors.storeUnavailable(String((err as Error).message ?? err)) };
+    }
+    if (!this.deps.acceptingHolds()) return { run: false, error: clientErrors.shuttingDown() };
+    let request: ApprovalRequest;
+    try {
+      request = await this.deps.broker.open({
+        requester: session.requester,
+        resource: session.resource.name,
+        protocol: session.protocol,
+        rule: ruleName,
+        approval,
+        sql,
+        params: d.rule?.audit?.params === 'redact' ? params.map(() => '[redacted]') : params,
+        binding,
+        kinds: kindsOf(verdict.classification),
+        tables: tablesOf(verdict.classification),
+        session_id: session.sessionId,
+        client_addr: session.clientAddr,
+      });
+    } catch (err) {
+      if (err instanceof ClientError) return { run: false, error: err };
+      return { run: false, error: clientErrors.storeUnavailable(String((err as Error).message ?? err)) };
+    }
+    if (approval.hold === 'retry') return { run: false, error: clientErrors.retryPending(request.id) };
+    hooks.onHeld(request);
+    const outcome = await this.deps.broker.wait(request.id, hooks.signal);
+    switch (outcome.verdict) {
+      case 'approved': {
+        const claimed = await this.deps.broker.claimExecution(request.id).catch(() => false);
+        if (!claimed) return { run: false, error: clientErrors.abandoned(request.id) };
+        return { run: true, requestId: request.id, breakGlass: outcome.breakGlass };
+      }
+      case 'denied':
+        return { run: false, error: clientErrors.deniedByApprover(request.id, outcome.by, outcome.reason) };
+      case 'expired':
+        return { run: false, error: clientErrors.expired(request.id, approval.timeout_ms) };
+      case 'cancelled':
+        return { run: false, error: clientErrors.cancelled(request.id) };
+      case 'abandoned':
+        return { run: false, error: clientErrors.abandoned(request.id) };
+      case 'unavailable':
+        return { run: false, error: clientErrors.storeUnavailable(outcome.message) };
+    }
+  }
+}
