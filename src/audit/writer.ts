@@ -1,0 +1,395 @@
+// The audit writer: one hash chain per instance in append-only JSONL segments, fsynced and signed.
+
+import { promises as fsp } from 'node:fs';
+import type { FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { AirlockError } from '../errors.js';
+import { formatTimestamp, sealRecord, serializeRecord, type AuditRecord, type ChainHead, EMPTY_HEAD } from './chain.js';
+import { HOUSEKEEPING_TYPES } from './records.js';
+import { scanChainTail, type TailState } from './recovery.js';
+import { sanitizeFields, sha256Hex, type SqlMode } from './redact.js';
+import {
+  CHECKPOINT_LOG, findInstanceChain, isValidInstanceId, liveMarkerPath, newChainId, segmentName,
+} from './segments.js';
+import { loadOrCreateSigningKey, signCheckpoint, type SigningKey } from './signing.js';
+import type { AuditFields, AuditSink, AuditType } from './types.js';
+
+export interface AuditWriterMetrics {
+  recordsWritten?: (type: AuditType) => void;
+  fsyncSeconds?: (seconds: number) => void;
+  writeFailures?: () => void;
+  chainBreaks?: () => void;
+}
+
+/** The subset of a pino logger the writer uses. */
+export interface AuditLogger {
+  error(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface AuditWriterOptions {
+  readonly dir: string;
+  readonly instanceId: string;
+  readonly signingKeyFile: string;
+  readonly checkpointIntervalMs?: number;
+  readonly checkpointRecords?: number;
+  readonly rotateBytes: number;
+  readonly rotateAgeMs: number;
+  readonly sqlMode?: SqlMode;
+  /** How long a non-sync record may wait for company before its batch is written. */
+  readonly groupCommitMs?: number;
+  readonly onError?: (err: AirlockError) => void;
+  readonly metrics?: AuditWriterMetrics;
+  readonly logger?: AuditLogger;
+  /** Source of record timestamps (tests pin it). */
+  readonly clock?: () => Date;
+}
+
+interface RecordItem {
+  readonly kind: 'record';
+  readonly record: AuditRecord;
+  readonly line: string;
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+}
+
+/** Move writing to another segment file; `seal` makes the one being left read-only. */
+interface SwitchItem {
+  readonly kind: 'switch';
+  readonly name: string;
+  readonly flag: 'a' | 'wx';
+  readonly seal: boolean;
+}
+
+type QueueItem = RecordItem | SwitchItem;
+
+export class AuditWriter implements AuditSink {
+  readonly chainId: string;
+  readonly #opts: AuditWriterOptions;
+  readonly #key: SigningKey;
+  readonly #clock: () => Date;
+  #head: ChainHead;
+  #segment: { name: string; index: number; bytes: number; openedAt: number; records: number };
+  #queue: QueueItem[] = [];
+  #fd: FileHandle | undefined;
+  #fdName: string | undefined;
+  #checkpointLog: FileHandle | undefined;
+  #flushing = false;
+  #flushTimer: NodeJS.Timeout | undefined;
+  #flushImmediate: NodeJS.Immediate | undefined;
+  #checkpointTimer: NodeJS.Timeout | undefined;
+  #sinceCheckpoint = 0;
+  #healthy = true;
+  #closed = false;
+  #failure: AirlockError | undefined;
+  #drainWaiters: Array<() => void> = [];
+
+  private constructor(opts: AuditWriterOptions, key: SigningKey, chainId: string, head: ChainHead, segment: { name: string; index: number; bytes: number }) {
+    this.#opts = opts;
+    this.#key = key;
+    this.#clock = opts.clock ?? (() => new Date());
+    this.chainId = chainId;
+    this.#head = head;
+    this.#segment = { ...segment, openedAt: this.#clock().getTime(), records: 0 };
+  }
+
+  /** Opens (or creates) the instance's chain, recovering from a crash first. */
+  static async open(opts: AuditWriterOptions): Promise<AuditWriter> {
+    if (!isValidInstanceId(opts.instanceId)) {
+      throw new AirlockError('AIRLOCK_ERR_CONFIG', `instance id "${opts.instanceId}" must be 1-100 of A-Z a-z 0-9 _ . -`);
+    }
+    const key = await loadOrCreateSigningKey(opts.signingKeyFile);
+    await fsp.mkdir(opts.dir, { recursive: true });
+    const segments = findInstanceChain(opts.dir, opts.instanceId);
+    const now = (opts.clock ?? (() => new Date()))();
+    let writer: AuditWriter;
+    if (!segments) {
+      const chainId = newChainId(opts.instanceId, now);
+      writer = new AuditWriter(opts, key, chainId, EMPTY_HEAD, { name: segmentName(chainId, 0), index: 0, bytes: 0 });
+      writer.#queue.push({ kind: 'switch', name: writer.#segment.name, flag: 'wx', seal: false });
+      writer.#enqueueStart('chain.genesis', undefined);
+    } else {
+      writer = await AuditWriter.#resume(opts, key, scanChainTail(segments));
+    }
+    await writer.#drain();
+    if (!writer.#healthy) {
+      await writer.#fd?.close().catch(() => {});
+      throw writer.#failure!;
+    }
+    await fsp.writeFile(liveMarkerPath(opts.dir, writer.chainId), JSON.stringify({ pid: process.pid, segment: writer.#segment.name }) + '\n');
+    writer.#startCheckpointTimer();
+    return writer;
+  }
+
+  static async #resume(opts: AuditWriterOptions, key: SigningKey, tail: TailState): Promise<AuditWriter> {
+    const { newest } = tail;
+    let quarantine: string | undefined;
+    if (tail.torn) {
+      // Keep the torn bytes beside the segment (they may matter to an investigator), then cut them.
+      quarantine = `${newest.name}.torn-${formatTimestamp((opts.clock ?? (() => new Date()))()).replace(/[-:.]/g, '')}`;
+      await writeDurably(path.join(opts.dir, quarantine), tail.torn.bytes);
+      await fsp.chmod(newest.path, 0o644);
+      await fsp.truncate(newest.path, tail.torn.offset);
+      const fh = await fsp.open(newest.path, 'r+');
+      try { await fh.sync(); } finally { await fh.close(); }
+    }
+    // An empty newest segment (crash right after creating it) is reused; a damaged one is left as found.
+    const reuse = tail.records === 0 && !tail.damage;
+    const index = reuse ? newest.index : newest.index + 1;
+    const writer = new AuditWriter(opts, key, newest.chainId, tail.head, { name: segmentName(newest.chainId, index), index, bytes: 0 });
+    if (!reuse && !tail.damage && !tail.closed) {
+      // A crash left the segment unclosed: close and sign it now that its records are known good.
+      writer.#queue.push({ kind: 'switch', name: newest.name, flag: 'a', seal: false });
+      writer.#enqueueSegmentEnd(newest.name, tail.records);
+    } else if (!reuse) {
+      await fsp.chmod(newest.path, 0o444);
+    }
+    writer.#queue.push({ kind: 'switch', name: writer.#segment.name, flag: reuse ? 'a' : 'wx', seal: true });
+    const prevSegment = reuse ? (index > 0 ? segmentName(newest.chainId, index - 1) : undefined) : newest.name;
+    writer.#enqueueStart(tail.head.seq === 0 ? 'chain.genesis' : 'segment.open', prevSegment);
+    if (tail.torn) {
+      void writer.#enqueue('chain.recovered', {
+        segment: newest.name, offset: tail.torn.offset, length: tail.torn.bytes.length,
+        discarded_sha256: sha256Hex(tail.torn.bytes), quarantine,
+      }, true).catch(() => {});
+      opts.logger?.warn({ segment: newest.name, offset: tail.torn.offset, length: tail.torn.bytes.length }, 'audit: torn last line cut off after a crash');
+    }
+    if (tail.damage) {
+      void writer.#enqueue('chain.break', { segment: newest.name, ...tail.damage }, true).catch(() => {});
+      opts.metrics?.chainBreaks?.();
+      const err = new AirlockError('AIRLOCK_ERR_AUDIT_WRITE', `audit chain damaged in ${newest.name} at byte ${tail.damage.offset}: ${tail.damage.reason}; a new segment was started, the damage is kept`);
+      opts.logger?.error({ segment: newest.name, ...tail.damage }, 'audit: chain break');
+      opts.onError?.(err);
+    }
+    return writer;
+  }
+
+  get healthy(): boolean {
+    return this.#healthy;
+  }
+
+  /** Name of the segment records are written to now. */
+  get segment(): string {
+    return this.#segment.name;
+  }
+
+  append(type: AuditType, fields: AuditFields, opts?: { sync?: boolean }): Promise<void> {
+    if (HOUSEKEEPING_TYPES.has(type)) {
+      return Promise.reject(new AirlockError('AIRLOCK_ERR_AUDIT_WRITE', `record type ${type} is written by the audit writer only`));
+    }
+    if (this.#closed) return Promise.reject(new AirlockError('AIRLOCK_ERR_AUDIT_WRITE', 'audit writer is closed'));
+    if (!this.#healthy) return Promise.reject(this.#failure!);
+    let payload: Record<string, unknown>;
+    try {
+      payload = sanitizeFields(fields, this.#opts.sqlMode ?? 'text');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const now = this.#clock().getTime();
+    if (this.#segment.bytes >= this.#opts.rotateBytes || now - this.#segment.openedAt >= this.#opts.rotateAgeMs) this.#enqueueRotation();
+    const written = this.#enqueue(type, payload, opts?.sync === true);
+    if (this.#sinceCheckpoint >= (this.#opts.checkpointRecords ?? 1000)) void this.checkpoint().catch(() => {});
+    return written;
+  }
+
+  /** Signs the current head now (also runs on the interval, at rotation and at close). */
+  checkpoint(): Promise<void> {
+    if (!this.#healthy) return Promise.reject(this.#failure!);
+    return this.#enqueueCheckpoint();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#checkpointTimer);
+    if (this.#healthy) {
+      // A cleanly closed chain always ends with a checkpoint; verify reports anything after it.
+      this.#enqueueSegmentEnd(this.#segment.name, this.#segment.records);
+      await this.#drain();
+    }
+    clearTimeout(this.#flushTimer);
+    if (this.#flushImmediate) clearImmediate(this.#flushImmediate);
+    await this.#fd?.close().catch(() => {});
+    await this.#checkpointLog?.close().catch(() => {});
+    this.#fd = undefined;
+    this.#checkpointLog = undefined;
+    if (this.#healthy) {
+      await fsp.chmod(path.join(this.#opts.dir, this.#segment.name), 0o444);
+      await fsp.rm(liveMarkerPath(this.#opts.dir, this.chainId), { force: true });
+    }
+    if (!this.#healthy) throw this.#failure!;
+  }
+
+  #enqueueStart(type: 'chain.genesis' | 'segment.open', prevSegment: string | undefined): void {
+    void this.#enqueue(type, {
+      segment: this.#segment.name, ...(type === 'segment.open' ? { prev_segment: prevSegment ?? null } : {}),
+      key_id: this.#key.keyId, public_key: this.#key.publicKeyPem,
+    }, true).catch(() => {});
+  }
+
+  #enqueueSegmentEnd(name: string, records: number): void {
+    void this.#enqueue('segment.close', { segment: name, records: records + 1 }, true).catch(() => {});
+    void this.#enqueueCheckpoint(name).catch(() => {});
+  }
+
+  #enqueueRotation(): void {
+    this.#enqueueSegmentEnd(this.#segment.name, this.#segment.records);
+    const index = this.#segment.index + 1;
+    const prev = this.#segment.name;
+    this.#segment = { name: segmentName(this.chainId, index), index, bytes: 0, openedAt: this.#clock().getTime(), records: 0 };
+    this.#queue.push({ kind: 'switch', name: this.#segment.name, flag: 'wx', seal: true });
+    this.#enqueueStart('segment.open', prev);
+  }
+
+  #enqueueCheckpoint(segment: string = this.#segment.name): Promise<void> {
+    const ts = formatTimestamp(this.#clock());
+    const body = {
+      chain_id: this.chainId, segment, head_seq: this.#head.seq, head_hash: this.#head.hash, ts, key_id: this.#key.keyId,
+    };
+    const sig = signCheckpoint(this.#key, body);
+    this.#sinceCheckpoint = 0;
+    const { chain_id: _chain, ts: _ts, ...payload } = body;
+    return this.#enqueue('checkpoint', { ...payload, sig }, true, ts);
+  }
+
+  /** Seals the record now, so seq and prev_hash follow call order, and queues it for the flush loop. */
+  #enqueue(type: AuditType, payload: Record<string, unknown>, sync: boolean, ts?: string): Promise<void> {
+    let record: AuditRecord;
+    try {
+      record = sealRecord(this.#head, { chain_id: this.chainId, instance: this.#opts.instanceId, type, ts: ts ?? formatTimestamp(this.#clock()) }, payload);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const line = serializeRecord(record);
+    this.#head = { seq: record.seq, hash: record.hash };
+    this.#segment.bytes += Buffer.byteLength(line);
+    this.#segment.records += 1;
+    if (type !== 'checkpoint') this.#sinceCheckpoint += 1;
+    const done = new Promise<void>((resolve, reject) => this.#queue.push({ kind: 'record', record, line, resolve, reject }));
+    this.#schedule(sync);
+    return done;
+  }
+
+  #schedule(sync: boolean): void {
+    if (this.#flushing) return; // the running loop picks new items up before it stops
+    if (sync) {
+      clearTimeout(this.#flushTimer);
+      this.#flushTimer = undefined;
+      this.#flushImmediate ??= setImmediate(() => { this.#flushImmediate = undefined; void this.#flush(); });
+    } else if (!this.#flushTimer && !this.#flushImmediate) {
+      this.#flushTimer = setTimeout(() => { this.#flushTimer = undefined; void this.#flush(); }, this.#opts.groupCommitMs ?? 5);
+    }
+  }
+
+  /** Waits until everything queued so far is written (or has failed). */
+  #drain(): Promise<void> {
+    if (this.#queue.length === 0 && !this.#flushing) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      this.#drainWaiters.push(resolve);
+      this.#schedule(true);
+    });
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    let batch: RecordItem[] = [];
+    try {
+      while (this.#queue.length > 0) {
+        const next = this.#queue[0]!;
+        if (next.kind === 'switch') {
+          await this.#switchTo(next);
+          this.#queue.shift();
+          continue;
+        }
+        batch = [];
+        while (this.#queue[0]?.kind === 'record') batch.push(this.#queue.shift() as RecordItem);
+        await this.#writeBatch(batch);
+        for (const item of batch) {
+          item.resolve();
+          this.#opts.metrics?.recordsWritten?.(item.record.type);
+        }
+        batch = [];
+      }
+    } catch (err) {
+      this.#fail(err, batch);
+    } finally {
+      this.#flushing = false;
+      if (this.#queue.length === 0) for (const resolve of this.#drainWaiters.splice(0)) resolve();
+    }
+  }
+
+  async #writeBatch(batch: readonly RecordItem[]): Promise<void> {
+    if (!this.#fd) throw new Error('no segment open');
+    await writeAll(this.#fd, Buffer.from(batch.map((i) => i.line).join(''), 'utf8'));
+    const started = process.hrtime.bigint();
+    await this.#fd.datasync();
+    this.#opts.metrics?.fsyncSeconds?.(Number(process.hrtime.bigint() - started) / 1e9);
+    // checkpoints.log only ever names checkpoints already durable in the chain.
+    const checkpoints = batch.filter((i) => i.record.type === 'checkpoint');
+    if (checkpoints.length > 0) {
+      this.#checkpointLog ??= await fsp.open(path.join(this.#opts.dir, CHECKPOINT_LOG), 'a', 0o644);
+      await writeAll(this.#checkpointLog, Buffer.from(checkpoints.map((i) => i.line).join(''), 'utf8'));
+      await this.#checkpointLog.datasync();
+    }
+  }
+
+  async #switchTo(item: SwitchItem): Promise<void> {
+    if (this.#fd) {
+      await this.#fd.close();
+      this.#fd = undefined;
+      if (item.seal && this.#fdName) await fsp.chmod(path.join(this.#opts.dir, this.#fdName), 0o444);
+    }
+    this.#fd = await fsp.open(path.join(this.#opts.dir, item.name), item.flag, 0o644);
+    this.#fdName = item.name;
+    await syncDir(this.#opts.dir);
+  }
+
+  #fail(err: unknown, batch: readonly RecordItem[]): void {
+    const failure = err instanceof AirlockError ? err
+      : new AirlockError('AIRLOCK_ERR_AUDIT_WRITE', `audit write failed: ${(err as Error).message}`, { cause: err });
+    const first = this.#healthy;
+    this.#healthy = false;
+    this.#failure = failure;
+    const pending = [...batch, ...this.#queue.filter((i): i is RecordItem => i.kind === 'record')];
+    this.#queue = [];
+    for (const item of pending) item.reject(failure);
+    this.#opts.metrics?.writeFailures?.();
+    if (first) {
+      // Fail closed: from now on every append rejects, so gated statements are refused until restart.
+      this.#opts.logger?.error({ err: failure.message, segment: this.#segment.name }, 'audit: write failed; audit trail unhealthy');
+      this.#opts.onError?.(failure);
+    }
+  }
+
+  #startCheckpointTimer(): void {
+    this.#checkpointTimer = setInterval(() => {
+      if (this.#healthy && !this.#closed && this.#sinceCheckpoint > 0) void this.checkpoint().catch(() => {});
+    }, this.#opts.checkpointIntervalMs ?? 60_000);
+    this.#checkpointTimer.unref();
+  }
+}
+
+async function writeAll(fd: FileHandle, bytes: Buffer): Promise<void> {
+  let offset = 0;
+  while (offset < bytes.length) {
+    const { bytesWritten } = await fd.write(bytes, offset, bytes.length - offset);
+    offset += bytesWritten;
+  }
+}
+
+async function writeDurably(file: string, bytes: Buffer): Promise<void> {
+  const fh = await fsp.open(file, 'wx', 0o444);
+  try {
+    await writeAll(fh, bytes);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** fsync the directory so a newly created segment survives a power loss. */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, 'r');
+  try { await fh.sync(); } finally { await fh.close(); }
+}
