@@ -52,3 +52,16 @@ export function parseBytes(value: string | number): number {
   }
   return Math.round(Number(m[1]) * factor);
 }
+
+/** The shortest spelling parseDuration reads back to the same value: 5_400_000 → "1h30m". */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0';
+  let rest = ms;
+  let out = '';
+  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1_000], ['ms', 1]] as const) {
+    const n = Math.floor(rest / size);
+    if (n > 0) out += `${n}${unit}`;
+    rest -= n * size;
+  }
+  return out;
+}

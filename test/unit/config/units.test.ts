@@ -1,6 +1,6 @@
 // parseDuration and parseBytes: accepted spellings and rejected ones.
 import t from 'tap';
-import { parseBytes, parseDuration } from '../../../src/config/units.js';
+import { formatDuration, parseBytes, parseDuration } from '../../../src/config/units.js';
 
 t.test('parseDuration', async (t) => {
   const ok: [string, number][] = [
@@ -35,5 +35,13 @@ t.test('parseBytes', async (t) => {
   for (const [text, n] of ok) t.equal(parseBytes(text), n, String(text));
   for (const bad of ['', 'MiB', '1XB', '-1', 1.5, -3]) {
     t.throws(() => parseBytes(bad), /invalid byte size/, JSON.stringify(bad));
+  }
+});
+
+t.test('formatDuration reads back through parseDuration', async (t) => {
+  const cases: [number, string][] = [[0, '0'], [500, '500ms'], [90_000, '1m30s'], [3_600_000, '1h'], [86_400_000 + 1, '1d1ms']];
+  for (const [ms, text] of cases) {
+    t.equal(formatDuration(ms), text);
+    t.equal(parseDuration(text), ms);
   }
 });

@@ -1,0 +1,193 @@
+// Pure policy evaluation: which rule decides a classified SQL string for a requester on a resource, and why.
+import type { Classification, StatementClass } from '../classify/types.js';
+import type { Decision, DecisionAction, Policy, Requester, Rule, RuleAction, RuleMatch } from './types.js';
+import { commandMatches } from './commands.js';
+import { compileGlob } from './glob.js';
+
+export interface EvaluationInput {
+  /** The resource (database name) the client connected to. */
+  readonly resource: string;
+  readonly requester: Requester;
+  /** The SQL text as sent; only regex matchers read it. */
+  readonly sql: string;
+}
+
+/** Why a rule did or did not take part in a statement's decision. */
+export type RuleOutcome = 'matched' | 'not-bound' | 'not-requester' | 'no-match';
+
+export interface RuleTrace {
+  readonly rule: Rule;
+  readonly outcome: RuleOutcome;
+  /** One phrase, e.g. `commands [DROP] do not match DELETE`. */
+  readonly detail: string;
+}
+
+export interface StatementTrace {
+  readonly index: number;
+  readonly statement: StatementClass;
+  /** What this statement alone would get. */
+  readonly decision: Decision;
+  readonly rules: readonly RuleTrace[];
+}
+
+export interface Explanation {
+  readonly decision: Decision;
+  readonly statements: readonly StatementTrace[];
+}
+
+/**
+ * Order, documented for operators:
+ * 1. Unparseable SQL gets defaults.on_unparseable; an empty statement list is allowed.
+ * 2. Per statement, a rule takes part if it is bound to the resource (or names none), the requester is
+ *    in one of its requester groups (or it names none), and every matcher it gives matches.
+ * 3. Among the rules that take part, deny beats require_approval beats allow; among equally strict
+ *    rules the first in the file decides. No rule taking part: defaults.action.
+ * 4. Across statements the strictest statement decides; among equally strict, the first.
+ */
+export function evaluate(policy: Policy, input: EvaluationInput, classification: Classification): Decision {
+  if (classification.unparseable) return unparseableDecision(policy, classification.reason);
+  const many = classification.statements.length > 1;
+  let best: Decision | undefined;
+  classification.statements.forEach((stmt, index) => {
+    let decider: Rule | undefined;
+    for (const rule of policy.rules) {
+      if (ruleTrace(policy, rule, input, stmt).outcome !== 'matched') continue;
+      if (!decider || STRICTNESS[rule.action] > STRICTNESS[decider.action]) decider = rule;
+      if (decider.action === 'deny') break;
+    }
+    const d = statementDecision(policy, input, stmt, index, many, decider);
+    if (!best || STRICTNESS_OF_DECISION[d.action] > STRICTNESS_OF_DECISION[best.action]) best = d;
+  });
+  return best ?? { action: 'allow', source: 'default', reason: 'Nothing to run: the SQL holds no statements.' };
+}
+
+/** The same decision as evaluate(), with every rule's outcome for every statement, for `airlock policy explain`. */
+export function explain(policy: Policy, input: EvaluationInput, classification: Classification): Explanation {
+  const decision = evaluate(policy, input, classification);
+  if (classification.unparseable) return { decision, statements: [] };
+  const many = classification.statements.length > 1;
+  const statements = classification.statements.map((stmt, index) => {
+    const rules = policy.rules.map((rule) => ruleTrace(policy, rule, input, stmt));
+    let decider: Rule | undefined;
+    for (const t of rules) {
+      if (t.outcome === 'matched' && (!decider || STRICTNESS[t.rule.action] > STRICTNESS[decider.action])) decider = t.rule;
+    }
+    return { index, statement: stmt, decision: statementDecision(policy, input, stmt, index, many, decider), rules };
+  });
+  return { decision, statements };
+}
+
+const STRICTNESS: Readonly<Record<RuleAction, number>> = { allow: 0, require_approval: 1, deny: 2 };
+const STRICTNESS_OF_DECISION: Readonly<Record<DecisionAction, number>> = { allow: 0, hold: 1, deny: 2 };
+const TO_DECISION: Readonly<Record<RuleAction, DecisionAction>> = { allow: 'allow', require_approval: 'hold', deny: 'deny' };
+
+function unparseableDecision(policy: Policy, why: string): Decision {
+  const action = TO_DECISION[policy.defaults.on_unparseable];
+  return {
+    action,
+    source: 'unparseable',
+    reason: `The SQL could not be classified (${why}), so defaults.on_unparseable applies: ${policy.defaults.on_unparseable}.`,
+    ...(action === 'hold' ? { approval: policy.defaults.approval } : {}),
+  };
+}
+
+function statementDecision(
+  policy: Policy,
+  input: EvaluationInput,
+  stmt: StatementClass,
+  index: number,
+  many: boolean,
+  rule: Rule | undefined,
+): Decision {
+  const prefix = many ? `Statement ${index + 1}: ` : '';
+  const what = describeStatement(stmt, input.resource);
+  if (!rule) {
+    const action = TO_DECISION[policy.defaults.action];
+    return {
+      action,
+      source: 'default',
+      reason: `${prefix}No rule matches ${what}, so defaults.action applies: ${policy.defaults.action}.`,
+      ...(action === 'hold' ? { approval: policy.defaults.approval } : {}),
+      statementIndex: index,
+    };
+  }
+  const action = TO_DECISION[rule.action];
+  const where = rule.line !== undefined ? ` (line ${rule.line})` : '';
+  const verb =
+    rule.action === 'deny'
+      ? 'denies'
+      : rule.action === 'allow'
+        ? 'allows'
+        : `requires approval from ${rule.approval!.approvers.join(' or ')} for`;
+  return {
+    action,
+    rule,
+    source: 'rule',
+    reason: `${prefix}Rule "${rule.name}"${where} ${verb} ${what}.`,
+    ...(action === 'hold' ? { approval: rule.approval! } : {}),
+    statementIndex: index,
+  };
+}
+
+function describeStatement(stmt: StatementClass, resource: string): string {
+  const kind = stmt.subkind ?? stmt.kind;
+  const nested = stmt.nested_kinds?.length ? ` (running ${stmt.nested_kinds.join(', ')})` : '';
+  const tables = stmt.tables.length ? ` of ${stmt.tables.join(', ')}` : '';
+  return `${kind}${nested}${tables} on ${resource}`;
+}
+
+function ruleTrace(policy: Policy, rule: Rule, input: EvaluationInput, stmt: StatementClass): RuleTrace {
+  if (rule.resources && !rule.resources.includes(input.resource)) {
+    return { rule, outcome: 'not-bound', detail: `bound to ${rule.resources.join(', ')}, not ${input.resource}` };
+  }
+  if (rule.requesters && !rule.requesters.some((g) => input.requester.groups.includes(g))) {
+    return { rule, outcome: 'not-requester', detail: `applies to groups ${rule.requesters.join(', ')}; ${input.requester.email} is in ${input.requester.groups.join(', ') || 'no group'}` };
+  }
+  const caseInsensitive = policy.resources.get(input.resource)?.protocol === 'mysql';
+  const miss = firstMismatch(rule.match, stmt, input.sql, caseInsensitive);
+  if (miss) return { rule, outcome: 'no-match', detail: miss };
+  return { rule, outcome: 'matched', detail: `matches (${describeMatch(rule.match)})` };
+}
+
+/** undefined when every matcher the rule gives matches; otherwise why not. */
+function firstMismatch(m: RuleMatch, stmt: StatementClass, sql: string, caseInsensitive: boolean): string | undefined {
+  if (m.commands && !m.commands.some((c) => commandMatches(c, stmt))) {
+    const kinds = [stmt.subkind ?? stmt.kind, ...(stmt.nested_kinds ?? [])].join(', ');
+    return `commands [${m.commands.join(', ')}] do not match ${kinds}${stmt.writes ? ' (writes)' : ''}`;
+  }
+  if (m.tables) {
+    const globs = compiledGlobs(m, caseInsensitive);
+    if (!stmt.tables.some((table) => globs.some((g) => g.test(table)))) {
+      return `tables [${m.tables.join(', ')}] match none of ${stmt.tables.length ? stmt.tables.join(', ') : 'the (no) tables touched'}`;
+    }
+  }
+  if (m.writes !== undefined && stmt.writes !== m.writes) return `writes: ${m.writes} but the statement has writes: ${stmt.writes}`;
+  if (m.regex !== undefined && !compiledRegex(m).test(sql)) return `regex /${m.regex}/i does not match the SQL`;
+  return undefined;
+}
+
+function describeMatch(m: RuleMatch): string {
+  const parts: string[] = [];
+  if (m.commands) parts.push(`commands ${m.commands.join(', ')}`);
+  if (m.tables) parts.push(`tables ${m.tables.join(', ')}`);
+  if (m.writes !== undefined) parts.push(`writes: ${m.writes}`);
+  if (m.regex !== undefined) parts.push(`regex /${m.regex}/i`);
+  return parts.length ? parts.join('; ') : 'no matchers: every statement';
+}
+
+// Compiled once per rule; policies are frozen, so keying on the match object is safe.
+const regexCache = new WeakMap<RuleMatch, RegExp>();
+const globCache = new WeakMap<RuleMatch, { sensitive?: RegExp[]; insensitive?: RegExp[] }>();
+
+function compiledRegex(m: RuleMatch): RegExp {
+  let re = regexCache.get(m);
+  if (!re) regexCache.set(m, (re = new RegExp(m.regex!, 'i')));
+  return re;
+}
+
+function compiledGlobs(m: RuleMatch, caseInsensitive: boolean): RegExp[] {
+  let entry = globCache.get(m);
+  if (!entry) globCache.set(m, (entry = {}));
+  const key = caseInsensitive ? 'insensitive' : 'sensitive';
+  return (entry[key] ??= m.tables!.map((g) => compileGlob(g, caseInsensitive)));
+}
