@@ -1,0 +1,401 @@
+// The approval broker: opens held requests, waits for their outcome, and takes decisions from Slack, the API and the CLI.
+
+import type { Logger } from 'pino';
+import { AirlockError, ClientError } from '../errors.js';
+import type { AuditFields, AuditSink, AuditType } from '../audit/types.js';
+import type { UserDirectory, UserRecord } from '../identity/types.js';
+import type { ApprovalSpec, Requester } from '../policy/types.js';
+import type { ApprovalRequest, ApprovalStore, JitGrant, RequestState, TransitionOutcome } from './types.js';
+import { approvalGroups, denialGroups, forceGroups } from './eligibility.js';
+import { bindingHash, newRequestId } from './ids.js';
+import { messageOf, outcomeOf, storeUnavailable, type ApprovalMetrics, type ApprovalNotifier, type DecisionResult, type DecisionVia, type HoldOutcome, type NewRequestInput, type RequestOutcome } from './broker-types.js';
+
+export type { ApprovalMetrics, ApprovalNotifier, DecisionResult, DecisionVia, HoldOutcome, NewRequestInput, RequestOutcome } from './broker-types.js';
+
+export interface ApprovalBrokerOptions {
+  readonly store: ApprovalStore;
+  readonly users: () => UserDirectory;
+  readonly audit: AuditSink;
+  readonly instanceId: string;
+  /** A holder that stops renewing for this long has its pending requests abandoned. */
+  readonly leaseMs: number;
+  readonly log: Logger;
+  readonly metrics?: ApprovalMetrics;
+  readonly notifiers?: readonly ApprovalNotifier[];
+}
+
+interface Waiter {
+  readonly id: string;
+  settle(outcome: HoldOutcome): void;
+}
+
+const BREAK_GLASS_REVIEW_MS = 7 * 24 * 60 * 60 * 1000;
+/** setTimeout overflows past 2^31-1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const FINAL_STATES: ReadonlySet<RequestState> = new Set(['approved', 'denied', 'expired', 'cancelled', 'abandoned', 'executed']);
+
+export class ApprovalBroker {
+  private readonly store: ApprovalStore;
+  private readonly log: Logger;
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly unsubscribe: () => void;
+  private readonly sweeper: NodeJS.Timeout;
+  private sweeping = false;
+
+  constructor(private readonly opts: ApprovalBrokerOptions) {
+    this.store = opts.store;
+    this.log = opts.log;
+    this.unsubscribe = this.store.subscribe((req) => this.onChange(req));
+    this.sweeper = setInterval(() => void this.sweep(), Math.max(50, Math.floor(opts.leaseMs / 3)));
+    this.sweeper.unref();
+  }
+
+  // ---- session side -------------------------------------------------------------------------------
+
+  async open(input: NewRequestInput): Promise<ApprovalRequest> {
+    this.requireStore();
+    const now = Date.now();
+    const waits = input.approval.hold === 'wait' && input.sql !== '';
+    const expiresAt = now + input.approval.timeout_ms;
+    const request = await this.storeCall(() =>
+      this.store.create({
+        id: newRequestId(),
+        created_at: now,
+        expires_at: expiresAt,
+        requester: { email: input.requester.email, groups: [...input.requester.groups] },
+        resource: input.resource,
+        protocol: input.protocol,
+        rule: input.rule,
+        approval: input.approval,
+        sql: input.sql,
+        params: input.params,
+        binding: bindingHash(input.resource, input.requester.email, input.sql, input.params),
+        kinds: input.kinds,
+        tables: input.tables,
+        session_id: input.session_id,
+        ...(input.client_addr ? { client_addr: input.client_addr } : {}),
+        instance_id: this.opts.instanceId,
+        // Nobody waits on a retry-mode or access request, so nobody renews: its lease is its whole life.
+        lease_until: waits ? now + this.opts.leaseMs : expiresAt,
+      }),
+    );
+    try {
+      await this.opts.audit.append(
+        'request.held',
+        {
+          request_id: request.id,
+          session_id: request.session_id,
+          requester: request.requester.email,
+          resource: request.resource,
+          rule: request.rule,
+          approvers: request.approval.approvers,
+          min_approvals: request.approval.min_approvals,
+          expires_at: new Date(request.expires_at).toISOString(),
+          mode: request.approval.mode,
+          sql: request.sql,
+          params: request.params,
+        },
+        { sync: true },
+      );
+    } catch (err) {
+      this.log.error({ err, request_id: request.id }, 'audit write failed; held request cancelled');
+      await this.store.finish(request.id, 'cancelled', 'audit write failed').catch(() => undefined);
+      throw new ClientError({ sqlstate: '58030', mysqlErrno: 1290, message: 'airlock: the audit log cannot be written, so this statement is refused' });
+    }
+    this.opts.metrics?.requestOpened?.(request.rule);
+    this.log.info({ request_id: request.id, rule: request.rule, resource: request.resource, requester: request.requester.email }, 'request held for approval');
+    this.notify('opened', request);
+    return request;
+  }
+
+  /** Resolves with the outcome; aborting the signal (client gone, Ctrl-C) cancels the request. */
+  async wait(id: string, signal: AbortSignal): Promise<HoldOutcome> {
+    const started = Date.now();
+    this.opts.metrics?.pending(1);
+    try {
+      return await new Promise<HoldOutcome>((resolve) => {
+        let timer: NodeJS.Timeout | undefined;
+        const onAbort = () => void this.cancel(id).then((o) => waiter.settle(o));
+        const waiter: Waiter = {
+          id,
+          settle: (outcome) => {
+            const set = this.waiters.get(id);
+            if (!set?.delete(waiter)) return; // settled already
+            if (set.size === 0) this.waiters.delete(id);
+            clearTimeout(timer);
+            signal.removeEventListener('abort', onAbort);
+            resolve(outcome);
+          },
+        };
+        const set = this.waiters.get(id) ?? new Set<Waiter>();
+        set.add(waiter);
+        this.waiters.set(id, set);
+        if (signal.aborted) return onAbort();
+        signal.addEventListener('abort', onAbort, { once: true });
+        void this.store.get(id).then(
+          (req) => {
+            if (!req) return waiter.settle({ verdict: 'unavailable', message: `request ${id} is not in the approval store` });
+            if (FINAL_STATES.has(req.state)) return waiter.settle(outcomeOf(req));
+            timer = setTimeout(() => void this.expire(id).then((o) => waiter.settle(o)), Math.min(MAX_TIMER_MS, Math.max(0, req.expires_at - Date.now())));
+          },
+          (err: unknown) => waiter.settle({ verdict: 'unavailable', message: messageOf(err) }),
+        );
+      });
+    } finally {
+      this.opts.metrics?.pending(-1);
+      this.opts.metrics?.waitSeconds((Date.now() - started) / 1000);
+    }
+  }
+
+  /** approved → executed, exactly once across replicas; false means do not run. */
+  async claimExecution(id: string): Promise<boolean> {
+    const outcome = await this.storeCall(() => this.store.markExecuted(id));
+    if (!outcome.ok) return false;
+    this.afterTransition(outcome.request);
+    return true;
+  }
+
+  async findJitGrant(requester: string | Requester, resource: string, rule: string): Promise<JitGrant | undefined> {
+    const email = typeof requester === 'string' ? requester : requester.email;
+    return this.storeCall(() => this.store.findJit(email, resource, rule, Date.now()));
+  }
+
+  /** hold: retry — an approved, unused request for exactly this statement, while the approval is fresh. */
+  async findApprovedForRetry(binding: string): Promise<ApprovalRequest | undefined> {
+    const approved = await this.storeCall(() => this.store.list({ states: ['approved'] }));
+    const now = Date.now();
+    return approved.find((r) => r.binding === binding && r.approval.hold === 'retry' && (r.final_at ?? 0) + r.approval.timeout_ms > now);
+  }
+
+  // ---- decider side (HTTP API, Slack, CLI) ---------------------------------------------------------
+
+  async get(id: string): Promise<ApprovalRequest | undefined> {
+    return this.deciderCall(() => this.store.get(id));
+  }
+
+  async list(filter?: { states?: readonly RequestState[]; breakGlass?: boolean }): Promise<ApprovalRequest[]> {
+    return this.deciderCall(() => this.store.list(filter));
+  }
+
+  async approve(id: string, actor: UserRecord, via: DecisionVia): Promise<DecisionResult> {
+    const req = await this.pendingRequest(id);
+    const groups = approvalGroups(actor, req);
+    const outcome = await this.deciderCall(() => this.store.approve(id, { by: actor.email, groups, at: Date.now(), via }));
+    const request = this.settled(id, outcome, actor);
+    await this.record('approval.vote', { request_id: id, by: actor.email, via, groups });
+    if (request.state !== 'approved') {
+      this.notify('changed', request);
+      return { request, outcome: 'vote_recorded' };
+    }
+    await this.record('approval.granted', { request_id: id, by: request.approvals.map((v) => v.by), break_glass: false });
+    await this.afterApproval(request);
+    return { request, outcome: 'approved' };
+  }
+
+  async deny(id: string, actor: UserRecord, reason: string, via: DecisionVia): Promise<DecisionResult> {
+    const req = await this.pendingRequest(id);
+    const groups = denialGroups(actor, req);
+    const text = reason.trim() || `denied by ${actor.email}`;
+    const outcome = await this.deciderCall(() => this.store.deny(id, { by: actor.email, groups, at: Date.now(), via, reason: text }));
+    const request = this.settled(id, outcome, actor);
+    await this.record('approval.denied', { request_id: id, by: actor.email, reason: text, via });
+    this.afterTransition(request);
+    return { request, outcome: 'denied' };
+  }
+
+  async force(id: string, actor: UserRecord, reason: string, via: DecisionVia): Promise<DecisionResult> {
+    const req = await this.pendingRequest(id);
+    const groups = forceGroups(actor, req, reason);
+    const outcome = await this.deciderCall(() => this.store.force(id, { by: actor.email, groups, at: Date.now(), via, reason: reason.trim() }));
+    const request = this.settled(id, outcome, actor);
+    const reviewDue = new Date(Date.now() + BREAK_GLASS_REVIEW_MS).toISOString();
+    await this.record('breakglass.used', { request_id: id, by: actor.email, reason: reason.trim(), review_due: reviewDue, via, self: actor.email.toLowerCase() === req.requester.email.toLowerCase() });
+    await this.record('approval.granted', { request_id: id, by: [actor.email], break_glass: true });
+    this.log.warn({ request_id: id, by: actor.email, rule: req.rule }, 'break-glass force approval used');
+    await this.afterApproval(request);
+    return { request, outcome: 'forced' };
+  }
+
+  /** `airlock access request`: a pending JIT request with no statement, approved like any other. */
+  async requestAccess(actor: UserRecord, input: { resource: string; protocol: 'postgres' | 'mysql'; rule: string; approval: ApprovalSpec; durationMs: number; reason: string }): Promise<ApprovalRequest> {
+    return this.open({
+      requester: { email: actor.email, groups: actor.groups },
+      resource: input.resource,
+      protocol: input.protocol,
+      rule: input.rule,
+      approval: { ...input.approval, mode: 'jit', jit_duration_ms: input.durationMs },
+      sql: '',
+      params: [],
+      kinds: [],
+      tables: [],
+      session_id: `access:${input.reason.slice(0, 200)}`,
+    });
+  }
+
+  async listAccess(): Promise<JitGrant[]> {
+    return this.deciderCall(() => this.store.listJit(Date.now()));
+  }
+
+  async revokeAccess(id: string, actor: UserRecord): Promise<boolean> {
+    const revoked = await this.deciderCall(() => this.store.revokeJit(id));
+    if (revoked) this.log.info({ grant_id: id, by: actor.email }, 'JIT access revoked');
+    return revoked;
+  }
+
+  /** One pass of lease renewal, missed-message re-check, abandonment and cross-replica expiry. */
+  async sweep(): Promise<void> {
+    if (this.sweeping || !this.store.available) return;
+    this.sweeping = true;
+    try {
+      const now = Date.now();
+      const held = [...this.waiters.keys()];
+      await this.store.renewLeases(this.opts.instanceId, held, now + this.opts.leaseMs);
+      for (const id of held) {
+        const req = await this.store.get(id);
+        if (req && FINAL_STATES.has(req.state)) this.onChange(req);
+      }
+      for (const req of await this.store.reapAbandoned(now)) {
+        await this.record('approval.abandoned', { request_id: req.id, reason: req.final_reason ?? 'holder gone' }, false);
+        this.afterTransition(req);
+      }
+      for (const req of await this.store.list({ states: ['pending'] })) {
+        if (req.expires_at <= now) await this.expire(req.id);
+      }
+    } catch (err) {
+      this.opts.metrics?.storeError();
+      this.log.debug({ err: messageOf(err) }, 'approval sweep failed');
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    this.unsubscribe();
+  }
+
+  // ---- internals ------------------------------------------------------------------------------------
+
+  private onChange(req: ApprovalRequest): void {
+    if (!FINAL_STATES.has(req.state)) return;
+    for (const waiter of [...(this.waiters.get(req.id) ?? [])]) waiter.settle(outcomeOf(req));
+  }
+
+  private async expire(id: string): Promise<HoldOutcome> {
+    return this.finishAs(id, 'expired', 'no decision before the timeout');
+  }
+
+  private async cancel(id: string): Promise<HoldOutcome> {
+    const outcome = await this.finishAs(id, 'cancelled', 'client cancelled or disconnected');
+    // The client is gone: whatever the store says, nothing may run on its behalf.
+    return outcome.verdict === 'unavailable' || outcome.verdict === 'cancelled' ? outcome : { verdict: 'cancelled', request: outcome.request };
+  }
+
+  private async finishAs(id: string, state: 'expired' | 'cancelled', reason: string): Promise<HoldOutcome> {
+    let outcome: TransitionOutcome;
+    try {
+      outcome = await this.store.finish(id, state, reason);
+    } catch (err) {
+      this.opts.metrics?.storeError();
+      return { verdict: 'unavailable', message: messageOf(err) };
+    }
+    if (!outcome.ok) {
+      return outcome.request ? outcomeOf(outcome.request) : { verdict: 'unavailable', message: `request ${id} is not in the approval store` };
+    }
+    await this.record(state === 'expired' ? 'approval.expired' : 'approval.cancelled', { request_id: id, reason }, false);
+    this.afterTransition(outcome.request);
+    return outcomeOf(outcome.request);
+  }
+
+  private async afterApproval(request: ApprovalRequest): Promise<void> {
+    if (request.approval.mode === 'jit') {
+      const now = Date.now();
+      const grant: JitGrant = {
+        // Derived from the request: a repeated approval rewrites the same grant instead of widening access.
+        id: `jit-${request.id}`,
+        requester: request.requester.email,
+        resource: request.resource,
+        rule: request.rule,
+        granted_at: now,
+        expires_at: now + (request.approval.jit_duration_ms ?? request.approval.timeout_ms),
+        request_id: request.id,
+        ...(request.break_glass?.reason ? { reason: request.break_glass.reason } : {}),
+      };
+      await this.deciderCall(() => this.store.grantJit(grant));
+      this.log.info({ grant_id: grant.id, requester: grant.requester, resource: grant.resource, rule: grant.rule }, 'JIT access granted');
+    }
+    this.afterTransition(request);
+  }
+
+  private afterTransition(request: ApprovalRequest): void {
+    this.opts.metrics?.requestOutcome(request.state as RequestOutcome, request.break_glass !== undefined);
+    this.notify('changed', request);
+  }
+
+  private async pendingRequest(id: string): Promise<ApprovalRequest> {
+    const req = await this.deciderCall(() => this.store.get(id));
+    if (!req) throw new AirlockError('AIRLOCK_ERR_NOT_FOUND', `no approval request ${id}`);
+    return req;
+  }
+
+  /** Turns a refused transition into the error the decider sees. */
+  private settled(id: string, outcome: TransitionOutcome, actor: UserRecord): ApprovalRequest {
+    if (outcome.ok) return outcome.request;
+    if (outcome.reason === 'not_found') throw new AirlockError('AIRLOCK_ERR_NOT_FOUND', `no approval request ${id}`);
+    if (outcome.reason === 'already_voted') throw new AirlockError('AIRLOCK_ERR_CONFLICT', `${actor.email} has already approved request ${id}`);
+    throw new AirlockError('AIRLOCK_ERR_CONFLICT', `request ${id} is ${outcome.request?.state ?? 'no longer pending'}`);
+  }
+
+  /** Decision records are fsynced; a failed write is reported to the decider, who may retry. */
+  private async record(type: AuditType, fields: AuditFields, strict = true): Promise<void> {
+    try {
+      await this.opts.audit.append(type, fields, { sync: true });
+    } catch (err) {
+      this.log.error({ err, type, request_id: fields.request_id }, 'audit write failed');
+      if (strict) throw new AirlockError('AIRLOCK_ERR_AUDIT_WRITE', `the decision was stored but its audit record failed: ${messageOf(err)}`, { cause: err });
+    }
+  }
+
+  private notify(kind: 'opened' | 'changed', request: ApprovalRequest): void {
+    for (const notifier of this.opts.notifiers ?? []) {
+      try {
+        void Promise.resolve(notifier[kind](request)).catch((err: unknown) => this.log.warn({ err, request_id: request.id }, `notifier ${kind} failed`));
+      } catch (err) {
+        this.log.warn({ err, request_id: request.id }, `notifier ${kind} failed`);
+      }
+    }
+  }
+
+  private requireStore(): void {
+    if (!this.store.available) {
+      this.opts.metrics?.requestOutcome('unavailable', false);
+      throw storeUnavailable('not connected');
+    }
+  }
+
+  /** Session path: store failures become the 57P03 client error the database client sees. */
+  private async storeCall<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof AirlockError && err.code !== 'AIRLOCK_ERR_STORE_UNAVAILABLE') throw err;
+      this.opts.metrics?.storeError();
+      throw storeUnavailable(messageOf(err));
+    }
+  }
+
+  /** Decider path: store failures stay AirlockError(AIRLOCK_ERR_STORE_UNAVAILABLE), which the API maps to 503. */
+  private async deciderCall<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof AirlockError) {
+        if (err.code === 'AIRLOCK_ERR_STORE_UNAVAILABLE') this.opts.metrics?.storeError();
+        throw err;
+      }
+      this.opts.metrics?.storeError();
+      throw new AirlockError('AIRLOCK_ERR_STORE_UNAVAILABLE', `approval store unavailable: ${messageOf(err)}`, { cause: err });
+    }
+  }
+}
+
