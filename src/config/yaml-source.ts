@@ -77,9 +77,9 @@ const ENV_REF = /\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g;
 
 /**
  * Reads and parses `file`. YAML syntax errors and unset env variables go to `problems`;
- * returns undefined when the file cannot be read or parsed at all.
+ * returns undefined when the file cannot be read or parsed at all. `env: null` turns substitution off.
  */
-export function readYamlSource(file: string, problems: Problems, env: NodeJS.ProcessEnv = process.env): YamlSource | undefined {
+export function readYamlSource(file: string, problems: Problems, env: NodeJS.ProcessEnv | null = process.env): YamlSource | undefined {
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
@@ -96,6 +96,18 @@ export function readYamlSource(file: string, problems: Problems, env: NodeJS.Pro
   if (doc.errors.length > 0) return undefined;
 
   // Substitute in place on the nodes so every later error still points at the right line.
+  if (env) substituteEnv(doc, lineCounter, problems, env);
+  return {
+    name: file,
+    absolutePath: resolve(file),
+    bytes,
+    doc,
+    lineCounter,
+    data: doc.toJS({ maxAliasCount: 100 }),
+  };
+}
+
+function substituteEnv(doc: Document, lineCounter: LineCounter, problems: Problems, env: NodeJS.ProcessEnv): void {
   visit(doc, {
     Scalar(key, node) {
       if (key === 'key' || typeof node.value !== 'string' || !node.value.includes('${')) return;
@@ -117,14 +129,6 @@ export function readYamlSource(file: string, problems: Problems, env: NodeJS.Pro
       });
     },
   });
-  return {
-    name: file,
-    absolutePath: resolve(file),
-    bytes,
-    doc,
-    lineCounter,
-    data: doc.toJS({ maxAliasCount: 100 }),
-  };
 }
 
 /** 1-based line and column of the node at `path`, or of the nearest ancestor that exists. */
