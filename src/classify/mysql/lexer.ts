@@ -1,0 +1,569 @@
+// MySQL/MariaDB tokenizer and statement splitter: the security boundary that decides what text the server runs.
+
+export type TokenType =
+  | 'word' // unquoted identifier or keyword
+  | 'qident' // `quoted` identifier, or "quoted" under ANSI_QUOTES
+  | 'string' // '...' or "..." literal, value decoded
+  | 'number'
+  | 'hex' // 0x.. or X'..', value decoded to a latin1 string
+  | 'bit'
+  | 'uservar' // @name, value is the name
+  | 'sysvar' // @@[scope.]name, value is the lower-cased text after @@
+  | 'param' // ?
+  | 'op';
+
+export interface Token {
+  readonly type: TokenType;
+  /** Decoded value; for words the text as written. */
+  readonly value: string;
+  /** Upper-cased value for words, empty otherwise: keyword checks never match quoted text. */
+  readonly up: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+export interface LexOptions {
+  /** The session sql_mode; only ANSI_QUOTES (and modes implying it) and NO_BACKSLASH_ESCAPES change lexing. */
+  readonly sqlMode?: string;
+  readonly server?: 'mysql' | 'mariadb';
+  /** Server version as "8.0.36" or 80036; decides version-gated executable comments. */
+  readonly version?: string;
+}
+
+export interface SplitStatement {
+  readonly tokens: Token[];
+  /** Source text of the statement, comments included, without the terminating ';'. */
+  readonly text: string;
+  readonly start: number;
+  readonly end: number;
+  /** The sql_mode in effect for this statement (changed by an earlier SET sql_mode in the string). */
+  readonly sqlMode: string | undefined;
+}
+
+export type SplitResult = { ok: true; statements: SplitStatement[] } | { ok: false; reason: string };
+
+/** sqlModeAssignment's answer when sql_mode is assigned something a lexer cannot evaluate. */
+export const SQL_MODE_UNKNOWN = '\u0000unknown';
+
+interface Mode {
+  ansiQuotes: boolean;
+  noBackslashEscapes: boolean;
+}
+
+class LexError extends Error {}
+
+/** Modes that MySQL expands to a set including ANSI_QUOTES. */
+const ANSI_QUOTES_MODES = new Set(['ANSI_QUOTES', 'ANSI', 'DB2', 'MAXDB', 'MSSQL', 'ORACLE', 'POSTGRESQL']);
+
+/** Returns undefined when the mode changes the grammar beyond quoting (MariaDB ORACLE mode parses PL/SQL). */
+export function parseSqlMode(sqlMode: string | undefined, server: 'mysql' | 'mariadb' = 'mysql'): Mode | undefined {
+  if (sqlMode === SQL_MODE_UNKNOWN) return undefined;
+  const parts = (sqlMode ?? '').toUpperCase().split(',').map((p) => p.trim());
+  if (server === 'mariadb' && parts.includes('ORACLE')) return undefined;
+  return {
+    ansiQuotes: parts.some((p) => ANSI_QUOTES_MODES.has(p)),
+    noBackslashEscapes: parts.includes('NO_BACKSLASH_ESCAPES'),
+  };
+}
+
+function versionNumber(version: string | undefined): number | undefined {
+  if (version === undefined) return undefined;
+  if (/^\d{5,6}$/.test(version)) return Number(version);
+  const m = /^(\d+)\.(\d+)\.(\d+)/.exec(version);
+  if (!m) return undefined;
+  return Number(m[1]) * 10000 + Number(m[2]) * 100 + Number(m[3]);
+}
+
+function isIdentChar(c: number): boolean {
+  return (
+    (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x5f || c === 0x24 || c >= 0x80
+  );
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d || c === 0x0b || c === 0x0c;
+}
+
+const BACKSLASH_ESCAPES: Record<string, string> = { '0': '\0', b: '\b', n: '\n', r: '\r', t: '\t', Z: '\x1a' };
+
+const MULTI_OPS = ['<=>', '->>', ':=', '<=', '>=', '<>', '!=', '||', '&&', '<<', '>>', '->'];
+
+/**
+ * Lexes statements one at a time so an in-band SET sql_mode changes how the rest is read,
+ * as it does on the server. Fails on anything the server would reject while lexing, or
+ * that a client tool rather than the server interprets.
+ */
+class Lexer {
+  private pos = 0;
+  private inExecComment = false;
+  private readonly server: 'mysql' | 'mariadb';
+  private readonly version: number | undefined;
+
+  constructor(
+    private readonly sql: string,
+    public mode: Mode,
+    opts: LexOptions,
+  ) {
+    this.server = opts.server ?? 'mysql';
+    this.version = versionNumber(opts.version);
+  }
+
+  atEnd(): boolean {
+    return this.pos >= this.sql.length;
+  }
+
+  get position(): number {
+    return this.pos;
+  }
+
+  /** Next token, or undefined at end of input. Skips whitespace and comments. */
+  next(): Token | undefined {
+    const s = this.sql;
+    for (;;) {
+      if (this.pos >= s.length) {
+        if (this.inExecComment) throw new LexError('unterminated executable comment');
+        return undefined;
+      }
+      const c = s.charCodeAt(this.pos);
+      if (isSpace(c)) {
+        this.pos++;
+        continue;
+      }
+      if (c === 0) throw new LexError('NUL byte in statement text');
+      if (this.inExecComment && c === 0x2a && s.charCodeAt(this.pos + 1) === 0x2f) {
+        this.inExecComment = false;
+        this.pos += 2;
+        continue;
+      }
+      if (c === 0x2f && s.charCodeAt(this.pos + 1) === 0x2a) {
+        this.blockComment();
+        continue;
+      }
+      if (c === 0x23) {
+        this.lineComment();
+        continue;
+      }
+      // "--" is a comment only before a space or control character (or end of input): "--1" is minus minus one.
+      if (c === 0x2d && s.charCodeAt(this.pos + 1) === 0x2d) {
+        const after = s.charCodeAt(this.pos + 2);
+        if (Number.isNaN(after) || after <= 0x20) {
+          this.lineComment();
+          continue;
+        }
+      }
+      return this.token(c);
+    }
+  }
+
+  /** Only LF ends a line comment: a CR does not. */
+  private lineComment(): void {
+    const nl = this.sql.indexOf('\n', this.pos);
+    if (this.inExecComment) {
+      // The server would swallow the closing */ into the line comment; we cannot be sure what it runs.
+      const close = this.sql.indexOf('*/', this.pos);
+      if (close !== -1 && (nl === -1 || close < nl)) throw new LexError('line comment inside executable comment');
+    }
+    this.pos = nl === -1 ? this.sql.length : nl + 1;
+  }
+
+  private blockComment(): void {
+    const s = this.sql;
+    if (this.inExecComment) throw new LexError('comment nested in an executable comment');
+    let p = this.pos + 2;
+    let executable = false;
+    if (s[p] === '!') {
+      p++;
+      const digits = /^\d*/.exec(s.slice(p, p + 8))![0];
+      executable = this.versionGateRuns(digits);
+      p += digits.length;
+    } else if (s[p] === 'M' && s[p + 1] === '!') {
+      p += 2;
+      const digits = /^\d*/.exec(s.slice(p, p + 8))![0];
+      if (this.server === 'mariadb') {
+        if (digits.length !== 0 && digits.length !== 6) throw new LexError(`unclear version in /*M!${digits}`);
+        executable = digits.length === 0 || this.versionGateRuns(digits);
+        p += digits.length;
+      }
+    }
+    if (executable) {
+      this.inExecComment = true;
+      this.pos = p;
+      return;
+    }
+    const close = s.indexOf('*/', this.pos + 2);
+    if (close === -1) throw new LexError('unterminated comment');
+    this.pos = close + 2;
+  }
+
+  /** Whether the body of /*!NNNNN runs on this server; throws when that cannot be known. */
+  private versionGateRuns(digits: string): boolean {
+    if (digits.length === 0) return true;
+    const gate = Number(digits);
+    if (this.server === 'mariadb') {
+      // MariaDB versions are 6 digits (>= 100000), so every 5-digit gate is open.
+      if (digits.length === 5) return true;
+      if (digits.length !== 6) throw new LexError(`unclear version gate /*!${digits}`);
+      if (this.version !== undefined) return gate <= this.version;
+      if (gate <= 100000) return true;
+      throw new LexError(`version gate /*!${digits} needs the server version`);
+    }
+    if (digits.length !== 5) throw new LexError(`unclear version gate /*!${digits}`);
+    if (this.version !== undefined) return gate <= this.version;
+    if (gate <= 80000) return true;
+    if (gate >= 99000) return false;
+    throw new LexError(`version gate /*!${digits} needs the server version`);
+  }
+
+  private token(c: number): Token {
+    const s = this.sql;
+    const start = this.pos;
+    if (c === 0x27) return this.quoted(start, 0x27, 'string', !this.mode.noBackslashEscapes);
+    if (c === 0x22) {
+      return this.mode.ansiQuotes
+        ? this.quoted(start, 0x22, 'qident', false)
+        : this.quoted(start, 0x22, 'string', !this.mode.noBackslashEscapes);
+    }
+    if (c === 0x60) return this.quoted(start, 0x60, 'qident', false);
+    if (c === 0x5c) throw new LexError('backslash outside a string (client command such as \\G)');
+    if (c === 0x40) return this.variable(start);
+    if (c === 0x3f) {
+      this.pos++;
+      return { type: 'param', value: '?', up: '', start, end: this.pos };
+    }
+    if (c === 0x2e && isDigit(s.charCodeAt(start + 1)) && !isIdentChar(s.charCodeAt(start - 1))) return this.number(start);
+    if (isIdentChar(c)) return this.word(start);
+    for (const op of MULTI_OPS) {
+      if (s.startsWith(op, start)) {
+        this.pos += op.length;
+        return { type: 'op', value: op, up: '', start, end: this.pos };
+      }
+    }
+    this.pos++;
+    return { type: 'op', value: s[start]!, up: '', start, end: this.pos };
+  }
+
+  private quoted(start: number, quote: number, type: 'string' | 'qident', backslash: boolean): Token {
+    const s = this.sql;
+    let p = start + 1;
+    let out = '';
+    for (;;) {
+      if (p >= s.length) throw new LexError(type === 'string' ? 'unterminated string' : 'unterminated quoted identifier');
+      const c = s.charCodeAt(p);
+      if (c === 0) throw new LexError('NUL byte in statement text');
+      if (c === quote) {
+        if (s.charCodeAt(p + 1) === quote) {
+          out += s[p];
+          p += 2;
+          continue;
+        }
+        p++;
+        break;
+      }
+      if (backslash && c === 0x5c && p + 1 < s.length) {
+        const e = s[p + 1]!;
+        out += BACKSLASH_ESCAPES[e] ?? e;
+        p += 2;
+        continue;
+      }
+      out += s[p];
+      p++;
+    }
+    this.pos = p;
+    return { type, value: out, up: '', start, end: p };
+  }
+
+  private variable(start: number): Token {
+    const s = this.sql;
+    if (s[start + 1] === '@') {
+      let p = start + 2;
+      while (p < s.length && (isIdentChar(s.charCodeAt(p)) || (s[p] === '.' && isIdentChar(s.charCodeAt(p + 1))))) p++;
+      if (p === start + 2) throw new LexError('empty system variable name');
+      this.pos = p;
+      return { type: 'sysvar', value: s.slice(start + 2, p).toLowerCase(), up: '', start, end: p };
+    }
+    const q = s.charCodeAt(start + 1);
+    if (q === 0x27 || q === 0x22 || q === 0x60) {
+      this.pos = start + 1;
+      const inner = this.quoted(start + 1, q, 'string', q !== 0x60 && !this.mode.noBackslashEscapes);
+      return { type: 'uservar', value: inner.value.toLowerCase(), up: '', start, end: inner.end };
+    }
+    let p = start + 1;
+    while (p < s.length && (isIdentChar(s.charCodeAt(p)) || s[p] === '.')) p++;
+    this.pos = p;
+    // A bare "@" is a user@host separator in account names; the analyser treats it as an operator.
+    if (p === start + 1) return { type: 'op', value: '@', up: '', start, end: p };
+    return { type: 'uservar', value: s.slice(start + 1, p).toLowerCase(), up: '', start, end: p };
+  }
+
+  private number(start: number): Token {
+    const s = this.sql;
+    let p = start;
+    while (isDigit(s.charCodeAt(p))) p++;
+    if (s[p] === '.') {
+      p++;
+      while (isDigit(s.charCodeAt(p))) p++;
+    }
+    if ((s[p] === 'e' || s[p] === 'E') && (isDigit(s.charCodeAt(p + 1)) || ((s[p + 1] === '+' || s[p + 1] === '-') && isDigit(s.charCodeAt(p + 2))))) {
+      p += 2;
+      while (isDigit(s.charCodeAt(p))) p++;
+    }
+    this.pos = p;
+    return { type: 'number', value: s.slice(start, p), up: '', start, end: p };
+  }
+
+  private word(start: number): Token {
+    const s = this.sql;
+    let p = start;
+    while (p < s.length && isIdentChar(s.charCodeAt(p))) p++;
+    const text = s.slice(start, p);
+    const first = text[0]!;
+    if (p === start + 1 && s[p] === "'" && /[xXbBnN]/.test(first)) {
+      const str = this.quoted(p, 0x27, 'string', false);
+      if (first === 'x' || first === 'X') return { type: 'hex', value: decodeHex(str.value), up: '', start, end: str.end };
+      if (first === 'b' || first === 'B') return { type: 'bit', value: str.value, up: '', start, end: str.end };
+      this.pos = p;
+      return this.quoted(p, 0x27, 'string', !this.mode.noBackslashEscapes);
+    }
+    if (isDigit(first.charCodeAt(0))) {
+      if (/^\d+$/.test(text) || /^\d+[eE]$/.test(text)) return this.number(start);
+      if (/^0x[0-9a-fA-F]+$/.test(text)) {
+        this.pos = p;
+        return { type: 'hex', value: decodeHex(text.slice(2)), up: '', start, end: p };
+      }
+      if (/^0b[01]+$/.test(text)) {
+        this.pos = p;
+        return { type: 'bit', value: text.slice(2), up: '', start, end: p };
+      }
+      if (/^\d+[eE]\d+$/.test(text)) return this.number(start);
+    }
+    this.pos = p;
+    return { type: 'word', value: text, up: text.toUpperCase(), start, end: p };
+  }
+}
+
+function isDigit(c: number): boolean {
+  return c >= 0x30 && c <= 0x39;
+}
+
+function decodeHex(hex: string): string {
+  if (hex.length % 2 !== 0) hex = '0' + hex;
+  let out = '';
+  for (let i = 0; i < hex.length; i += 2) out += String.fromCharCode(parseInt(hex.slice(i, i + 2), 16));
+  return out;
+}
+
+/**
+ * Tracks BEGIN...END blocks of stored-program bodies so that ';' inside them does not end the
+ * statement. Openers count only where a body statement can start, so an alias named "begin"
+ * cannot swallow the statements after it; a miscount leaves the string unbalanced, which is rejected.
+ */
+class BlockTracker {
+  depth = 0;
+  private routine = false;
+  private routineSeen = false;
+  private bodySeen = false;
+  private parens = 0;
+  private handler = false;
+  private prev: Token | undefined;
+  private atStatementStart = false;
+
+  constructor(first: Token) {
+    this.routine = first.up === 'CREATE' || first.up === 'ALTER';
+  }
+
+  /** Whether this token ends the statement (a top-level ';'). */
+  feed(t: Token, index: number, tokens: Token[]): boolean {
+    const prev = this.prev;
+    const startPos = this.atStatementStart;
+    this.prev = t;
+    this.atStatementStart = false;
+    if (t.type === 'op') {
+      if (t.value === '(') this.parens++;
+      else if (t.value === ')') this.parens--;
+      else if (t.value === ';') {
+        if (this.depth === 0) return true;
+        this.atStatementStart = true;
+        this.handler = false;
+      } else if (t.value === ':' && this.depth > 0) this.atStatementStart = true;
+      return false;
+    }
+    if (t.type !== 'word' || !this.routine) return false;
+    const up = t.up;
+    const prevUp = prev?.up ?? '';
+    if (this.depth === 0) {
+      if (ROUTINE_WORDS.has(up) && !this.bodySeen) this.routineSeen = true;
+      if (BODY_MARKERS.has(up) && !(prevUp === 'BEFORE' || prevUp === 'AFTER')) {
+        if (!(up === 'DO' && tokens[index + 1]?.up === 'BEGIN')) this.bodySeen = true;
+      }
+      if (up === 'BEGIN' && this.routineSeen && this.parens === 0 && !this.bodySeen && !HEADER_NAME_PREFIX.has(prevUp) && !isPunct(prev)) {
+        this.depth = 1;
+        this.atStatementStart = true;
+      }
+      return false;
+    }
+    if (startPos || STATEMENT_PREFIX.has(prevUp)) {
+      if (up === 'END') {
+        this.depth--;
+        const nextUp = tokens[index + 1]?.up;
+        if (nextUp !== undefined && BLOCK_KINDS.has(nextUp)) this.prev = tokens[index + 1];
+        return false;
+      }
+      if (up === 'BEGIN' || up === 'IF' || up === 'CASE' || up === 'LOOP' || up === 'WHILE' || up === 'REPEAT') {
+        this.depth++;
+        this.atStatementStart = up === 'BEGIN' || up === 'LOOP' || up === 'REPEAT';
+        return false;
+      }
+      if (up === 'DECLARE') this.handler = true;
+    }
+    if (up === 'END' && tokens[index + 1]?.up === 'REPEAT') {
+      this.depth--;
+      return false;
+    }
+    if (up === 'BEGIN' && this.handler && this.parens === 0 && !isPunct(prev) && prevUp !== 'AS') {
+      this.depth++;
+      this.atStatementStart = true;
+      return false;
+    }
+    if (up === 'THEN' || up === 'ELSE' || up === 'DO') this.atStatementStart = true;
+    return false;
+  }
+}
+
+const ROUTINE_WORDS = new Set(['PROCEDURE', 'FUNCTION', 'TRIGGER', 'EVENT']);
+const BODY_MARKERS = new Set(['SELECT', 'SET', 'CALL', 'RETURN', 'REPLACE', 'WITH', 'VALUES', 'TABLE', 'INSERT', 'UPDATE', 'DELETE', 'DO', 'AS']);
+const HEADER_NAME_PREFIX = new Set(['PROCEDURE', 'FUNCTION', 'TRIGGER', 'EVENT', 'AS', 'IN', 'OUT', 'INOUT']);
+const STATEMENT_PREFIX = new Set(['BEGIN', 'THEN', 'ELSE', 'DO', 'LOOP', 'REPEAT']);
+const BLOCK_KINDS = new Set(['IF', 'CASE', 'LOOP', 'WHILE', 'REPEAT']);
+
+function isPunct(t: Token | undefined): boolean {
+  return t !== undefined && t.type === 'op' && t.value !== ')';
+}
+
+/**
+ * Splits a COM_QUERY string into the statements the server would run, in order.
+ * A SET sql_mode inside the string changes how the rest is lexed; an unknown new value
+ * makes any later statement unparseable. A trailing unterminated block is rejected.
+ */
+export function splitStatements(sql: string, opts: LexOptions = {}): SplitResult {
+  const server = opts.server ?? 'mysql';
+  const mode = parseSqlMode(opts.sqlMode, server);
+  if (!mode) return { ok: false, reason: `sql_mode ${JSON.stringify(opts.sqlMode)} changes parsing beyond what this lexer models` };
+  const lexer = new Lexer(sql, mode, opts);
+  const statements: SplitStatement[] = [];
+  let modeUnknown = false;
+  let sqlMode = opts.sqlMode;
+  try {
+    for (;;) {
+      let first = lexer.next();
+      while (first && first.type === 'op' && first.value === ';') first = lexer.next();
+      if (!first) break;
+      if (modeUnknown) return { ok: false, reason: 'statement after a sql_mode change this lexer cannot evaluate' };
+      const tokens: Token[] = [first];
+      const tracker = new BlockTracker(first);
+      tracker.feed(first, 0, tokens);
+      let end = first.end;
+      let closed = false;
+      for (;;) {
+        const t = lexer.next();
+        if (!t) break;
+        tokens.push(t);
+        if (tracker.feed(t, tokens.length - 1, tokens)) {
+          tokens.pop();
+          closed = true;
+          break;
+        }
+        end = t.end;
+      }
+      if (tracker.depth !== 0) return { ok: false, reason: 'unterminated BEGIN...END block' };
+      const text = sql.slice(first.start, end);
+      statements.push({ tokens, text, start: first.start, end, sqlMode });
+      const newMode = sqlModeOfTokens(tokens);
+      if (newMode !== undefined) {
+        const parsed = parseSqlMode(newMode, server);
+        if (parsed) lexer.mode = parsed;
+        else modeUnknown = true;
+        sqlMode = newMode;
+      }
+      if (!closed) break;
+    }
+  } catch (err) {
+    if (err instanceof LexError) return { ok: false, reason: err.message };
+    throw err;
+  }
+  return { ok: true, statements };
+}
+
+/** Tokens of one statement, for callers that already hold a single statement's text. */
+export function tokenize(sql: string, opts: LexOptions = {}): { ok: true; tokens: Token[] } | { ok: false; reason: string } {
+  const mode = parseSqlMode(opts.sqlMode, opts.server);
+  if (!mode) return { ok: false, reason: 'unsupported sql_mode' };
+  const lexer = new Lexer(sql, mode, opts);
+  const tokens: Token[] = [];
+  try {
+    for (let t = lexer.next(); t; t = lexer.next()) tokens.push(t);
+  } catch (err) {
+    if (err instanceof LexError) return { ok: false, reason: err.message };
+    throw err;
+  }
+  return { ok: true, tokens };
+}
+
+const SESSION_SCOPES = new Set(['SESSION', 'LOCAL']);
+
+/**
+ * The sql_mode a SET statement gives this session, from its tokens: the literal value,
+ * SQL_MODE_UNKNOWN when assigned an expression (DEFAULT, @var, CONCAT...), or undefined.
+ */
+export function sqlModeOfTokens(tokens: readonly Token[]): string | undefined {
+  if (tokens[0]?.up !== 'SET') return undefined;
+  let result: string | undefined;
+  let i = 1;
+  while (i < tokens.length) {
+    const t = tokens[i]!;
+    let target = false;
+    let j = i;
+    if (t.type === 'word' && SESSION_SCOPES.has(t.up) && tokens[i + 1]?.up === 'SQL_MODE') {
+      target = true;
+      j = i + 2;
+    } else if (t.type === 'word' && t.up === 'SQL_MODE') {
+      target = true;
+      j = i + 1;
+    } else if (t.type === 'sysvar' && (t.value === 'sql_mode' || t.value === 'session.sql_mode' || t.value === 'local.sql_mode')) {
+      target = true;
+      j = i + 1;
+    }
+    if (target && (tokens[j]?.value === '=' || tokens[j]?.value === ':=')) {
+      const v = tokens[j + 1];
+      const after = tokens[j + 2];
+      const single = after === undefined || after.value === ',';
+      result = v && single && (v.type === 'string' || v.type === 'hex') ? v.value : SQL_MODE_UNKNOWN;
+    }
+    // Skip to the next top-level comma: one assignment each.
+    let depth = 0;
+    for (i = j; i < tokens.length; i++) {
+      const v = tokens[i]!.value;
+      if (tokens[i]!.type !== 'op') continue;
+      if (v === '(') depth++;
+      else if (v === ')') depth--;
+      else if (v === ',' && depth === 0) break;
+    }
+    i++;
+  }
+  return result;
+}
+
+/** The new session sql_mode if stmtSql is `SET [SESSION] sql_mode = ...` (or @@[session.]sql_mode), else undefined. */
+export function sqlModeAssignment(stmtSql: string, opts: LexOptions = {}): string | undefined {
+  const lexed = tokenize(stmtSql, opts);
+  return lexed.ok ? sqlModeOfTokens(lexed.tokens) : undefined;
+}
+
+/** The database a `USE db` statement switches to, else undefined. */
+export function useDatabase(stmtSql: string, opts: LexOptions = {}): string | undefined {
+  const lexed = tokenize(stmtSql, opts);
+  if (!lexed.ok) return undefined;
+  const t = lexed.tokens.filter((x) => !(x.type === 'op' && x.value === ';'));
+  if (t.length !== 2 || t[0]!.up !== 'USE') return undefined;
+  const db = t[1]!;
+  return db.type === 'word' || db.type === 'qident' ? db.value : undefined;
+}
