@@ -38,6 +38,8 @@ export class ApprovalBroker {
   private readonly store: ApprovalStore;
   private readonly log: Logger;
   private readonly waiters = new Map<string, Set<Waiter>>();
+  /** Expiry of requests opened on this instance, so a wait can time out even if the store is briefly away. */
+  private readonly openedHere = new Map<string, number>();
   private readonly unsubscribe: () => void;
   private readonly sweeper: NodeJS.Timeout;
   private sweeping = false;
@@ -102,6 +104,7 @@ export class ApprovalBroker {
       await this.store.finish(request.id, 'cancelled', 'audit write failed').catch(() => undefined);
       throw new ClientError({ sqlstate: '58030', mysqlErrno: 1290, message: 'airlock: the audit log cannot be written, so this statement is refused' });
     }
+    if (waits) this.openedHere.set(request.id, request.expires_at);
     this.opts.metrics?.requestOpened?.(request.rule);
     this.log.info({ request_id: request.id, rule: request.rule, resource: request.resource, requester: request.requester.email }, 'request held for approval');
     this.notify('opened', request);
@@ -121,7 +124,10 @@ export class ApprovalBroker {
           settle: (outcome) => {
             const set = this.waiters.get(id);
             if (!set?.delete(waiter)) return; // settled already
-            if (set.size === 0) this.waiters.delete(id);
+            if (set.size === 0) {
+              this.waiters.delete(id);
+              this.openedHere.delete(id);
+            }
             clearTimeout(timer);
             signal.removeEventListener('abort', onAbort);
             resolve(outcome);
@@ -132,13 +138,21 @@ export class ApprovalBroker {
         this.waiters.set(id, set);
         if (signal.aborted) return onAbort();
         signal.addEventListener('abort', onAbort, { once: true });
+        const startTimer = (expiresAt: number) => {
+          timer ??= setTimeout(() => void this.expire(id).then((o) => waiter.settle(o)), Math.min(MAX_TIMER_MS, Math.max(0, expiresAt - Date.now())));
+        };
+        const known = this.openedHere.get(id);
+        if (known !== undefined) startTimer(known);
         void this.store.get(id).then(
           (req) => {
             if (!req) return waiter.settle({ verdict: 'unavailable', message: `request ${id} is not in the approval store` });
             if (FINAL_STATES.has(req.state)) return waiter.settle(outcomeOf(req));
-            timer = setTimeout(() => void this.expire(id).then((o) => waiter.settle(o)), Math.min(MAX_TIMER_MS, Math.max(0, req.expires_at - Date.now())));
+            startTimer(req.expires_at);
           },
-          (err: unknown) => waiter.settle({ verdict: 'unavailable', message: messageOf(err) }),
+          (err: unknown) => {
+            // Opened here: keep waiting; the sweep and the store's reconnect re-check pick the outcome up.
+            if (known === undefined) waiter.settle({ verdict: 'unavailable', message: messageOf(err) });
+          },
         );
       });
     } finally {
@@ -269,9 +283,14 @@ export class ApprovalBroker {
     }
   }
 
+  /** Stops timers; clients still waiting get 'unavailable' (their requests are left to expire or be abandoned). */
   async close(): Promise<void> {
     clearInterval(this.sweeper);
     this.unsubscribe();
+    for (const set of [...this.waiters.values()]) {
+      for (const waiter of [...set]) waiter.settle({ verdict: 'unavailable', message: 'airlock is shutting down' });
+    }
+    this.openedHere.clear();
   }
 
   // ---- internals ------------------------------------------------------------------------------------
