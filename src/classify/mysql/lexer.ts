@@ -354,85 +354,125 @@ function decodeHex(hex: string): string {
 
 /**
  * Tracks BEGIN...END blocks of stored-program bodies so that ';' inside them does not end the
- * statement. Openers count only where a body statement can start, so an alias named "begin"
- * cannot swallow the statements after it; a miscount leaves the string unbalanced, which is rejected.
+ * statement. Block words count only where a body statement can start (not inside a simple
+ * statement, where CASE...END is an expression and "begin" may be an alias), so the text cannot
+ * make us swallow statements the server runs on their own; a miscount leaves the string
+ * unbalanced, which is rejected.
  */
 class BlockTracker {
   depth = 0;
-  private routine = false;
+  private readonly routine: boolean;
   private routineSeen = false;
   private bodySeen = false;
   private parens = 0;
-  private handler = false;
   private prev: Token | undefined;
   private atStatementStart = false;
+  private inSimple = false;
+  private inCondition = false;
+  private expressionCases = 0;
+  private handler = false;
+  private endCounted = false;
 
   constructor(first: Token) {
     this.routine = first.up === 'CREATE' || first.up === 'ALTER';
   }
 
   /** Whether this token ends the statement (a top-level ';'). */
-  feed(t: Token, index: number, tokens: Token[]): boolean {
+  feed(t: Token): boolean {
     const prev = this.prev;
     const startPos = this.atStatementStart;
+    const prevEndCounted = this.endCounted;
     this.prev = t;
     this.atStatementStart = false;
+    this.endCounted = false;
     if (t.type === 'op') {
       if (t.value === '(') this.parens++;
       else if (t.value === ')') this.parens--;
       else if (t.value === ';') {
         if (this.depth === 0) return true;
         this.atStatementStart = true;
-        this.handler = false;
-      } else if (t.value === ':' && this.depth > 0) this.atStatementStart = true;
+        this.inSimple = this.inCondition = this.handler = false;
+      } else if (t.value === ':' && this.depth > 0 && this.labelCandidate) {
+        // "label: BEGIN" / "label: LOOP"
+        this.atStatementStart = true;
+        this.inSimple = false;
+      }
+      this.labelCandidate = false;
       return false;
     }
+    this.labelCandidate = false;
     if (t.type !== 'word' || !this.routine) return false;
     const up = t.up;
     const prevUp = prev?.up ?? '';
-    if (this.depth === 0) {
-      if (ROUTINE_WORDS.has(up) && !this.bodySeen) this.routineSeen = true;
-      if (BODY_MARKERS.has(up) && !(prevUp === 'BEFORE' || prevUp === 'AFTER')) {
-        if (!(up === 'DO' && tokens[index + 1]?.up === 'BEGIN')) this.bodySeen = true;
-      }
-      if (up === 'BEGIN' && this.routineSeen && this.parens === 0 && !this.bodySeen && !HEADER_NAME_PREFIX.has(prevUp) && !isPunct(prev)) {
-        this.depth = 1;
+    if (this.depth === 0) return this.header(up, prev, prevUp);
+    if (this.inCondition) {
+      if (up === 'CASE') this.expressionCases++;
+      else if (up === 'END' && this.expressionCases > 0) this.expressionCases--;
+      else if (up === 'END') {
+        // REPEAT ... UNTIL cond END REPEAT
+        this.depth--;
+        this.inCondition = false;
+        this.endCounted = true;
+      } else if ((up === 'THEN' || up === 'DO') && this.expressionCases === 0) {
+        this.inCondition = false;
         this.atStatementStart = true;
       }
       return false;
     }
-    if (startPos || STATEMENT_PREFIX.has(prevUp)) {
+    if (prevUp === 'END' && BLOCK_KINDS.has(up)) {
+      if (up === 'REPEAT' && !prevEndCounted) this.depth--;
+      return false;
+    }
+    if (startPos) {
       if (up === 'END') {
         this.depth--;
-        const nextUp = tokens[index + 1]?.up;
-        if (nextUp !== undefined && BLOCK_KINDS.has(nextUp)) this.prev = tokens[index + 1];
-        return false;
-      }
-      if (up === 'BEGIN' || up === 'IF' || up === 'CASE' || up === 'LOOP' || up === 'WHILE' || up === 'REPEAT') {
+        this.endCounted = true;
+      } else if (up === 'BEGIN' || up === 'LOOP' || up === 'REPEAT') {
         this.depth++;
-        this.atStatementStart = up === 'BEGIN' || up === 'LOOP' || up === 'REPEAT';
-        return false;
+        this.atStatementStart = true;
+      } else if (up === 'IF' || up === 'CASE' || up === 'WHILE') {
+        this.depth++;
+        this.inCondition = true;
+        this.expressionCases = 0;
+      } else if (up === 'ELSEIF' || up === 'WHEN' || up === 'UNTIL') {
+        this.inCondition = true;
+        this.expressionCases = 0;
+      } else if (up === 'ELSE') {
+        this.atStatementStart = true;
+      } else {
+        this.inSimple = true;
+        this.labelCandidate = true;
+        if (up === 'DECLARE') this.handler = true;
       }
-      if (up === 'DECLARE') this.handler = true;
-    }
-    if (up === 'END' && tokens[index + 1]?.up === 'REPEAT') {
-      this.depth--;
       return false;
     }
     if (up === 'BEGIN' && this.handler && this.parens === 0 && !isPunct(prev) && prevUp !== 'AS') {
       this.depth++;
       this.atStatementStart = true;
-      return false;
+      this.inSimple = this.handler = false;
     }
-    if (up === 'THEN' || up === 'ELSE' || up === 'DO') this.atStatementStart = true;
+    return false;
+  }
+
+  private labelCandidate = false;
+
+  /** Before the body: only a BEGIN right after the routine's header opens a block. */
+  private header(up: string, prev: Token | undefined, prevUp: string): boolean {
+    if (ROUTINE_WORDS.has(up) && !this.bodySeen) this.routineSeen = true;
+    // An event's DO is followed by its body: a single statement unless it is BEGIN.
+    if (prevUp === 'DO' && up !== 'BEGIN') this.bodySeen = true;
+    if (BODY_MARKERS.has(up) && !(prevUp === 'BEFORE' || prevUp === 'AFTER')) this.bodySeen = true;
+    if (up === 'BEGIN' && this.routineSeen && this.parens === 0 && !this.bodySeen && !HEADER_NAME_PREFIX.has(prevUp) && !isPunct(prev)) {
+      this.depth = 1;
+      this.atStatementStart = true;
+    }
     return false;
   }
 }
 
 const ROUTINE_WORDS = new Set(['PROCEDURE', 'FUNCTION', 'TRIGGER', 'EVENT']);
-const BODY_MARKERS = new Set(['SELECT', 'SET', 'CALL', 'RETURN', 'REPLACE', 'WITH', 'VALUES', 'TABLE', 'INSERT', 'UPDATE', 'DELETE', 'DO', 'AS']);
+const BODY_MARKERS = new Set(['SELECT', 'SET', 'CALL', 'RETURN', 'REPLACE', 'WITH', 'VALUES', 'TABLE', 'INSERT', 'UPDATE', 'DELETE', 'AS']);
 const HEADER_NAME_PREFIX = new Set(['PROCEDURE', 'FUNCTION', 'TRIGGER', 'EVENT', 'AS', 'IN', 'OUT', 'INOUT']);
-const STATEMENT_PREFIX = new Set(['BEGIN', 'THEN', 'ELSE', 'DO', 'LOOP', 'REPEAT']);
 const BLOCK_KINDS = new Set(['IF', 'CASE', 'LOOP', 'WHILE', 'REPEAT']);
 
 function isPunct(t: Token | undefined): boolean {
@@ -460,14 +500,14 @@ export function splitStatements(sql: string, opts: LexOptions = {}): SplitResult
       if (modeUnknown) return { ok: false, reason: 'statement after a sql_mode change this lexer cannot evaluate' };
       const tokens: Token[] = [first];
       const tracker = new BlockTracker(first);
-      tracker.feed(first, 0, tokens);
+      tracker.feed(first);
       let end = first.end;
       let closed = false;
       for (;;) {
         const t = lexer.next();
         if (!t) break;
         tokens.push(t);
-        if (tracker.feed(t, tokens.length - 1, tokens)) {
+        if (tracker.feed(t)) {
           tokens.pop();
           closed = true;
           break;
