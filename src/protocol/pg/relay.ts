@@ -98,6 +98,8 @@ export class PgRelay {
       this.inboxBytes += f.raw.length;
     }
     if (this.inbox.length > 0) void this.pump();
+    // The connector hands the upstream socket over paused, so no reply is read before we listen.
+    upstream.resume();
   }
 
   /** A CancelRequest for this session: a held statement is dropped here; else true = forward it. */
