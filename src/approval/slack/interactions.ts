@@ -30,6 +30,8 @@ export interface SlackInteractionsOptions {
   readonly responseTimeoutMs?: number;
 }
 
+type ModalView = Parameters<WebClient['views']['open']>[0]['view'];
+
 /** Slack payloads are untyped JSON from outside: read them defensively. */
 type Payload = Record<string, any>;
 
@@ -102,7 +104,7 @@ export class SlackInteractions {
     const opened = await this.call('views.open', () =>
       this.opts.web.views.open({
         trigger_id: String(p.trigger_id),
-        view: reasonModal({ kind: kind === ACTION.deny ? 'deny' : 'force', request: req!, channel }) as any,
+        view: reasonModal({ kind: kind === ACTION.deny ? 'deny' : 'force', request: req!, channel }) as unknown as ModalView,
       }),
     );
     if (!opened) await this.tell(p, `Could not open the reason dialog. Use \`airlock approvals ${kind === ACTION.deny ? 'deny' : 'force'} ${id} --reason …\` instead.`);

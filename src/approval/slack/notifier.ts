@@ -35,6 +35,7 @@ interface Tracked {
 const FINAL_FOR_MESSAGE: ReadonlySet<RequestState> = new Set(['denied', 'expired', 'cancelled', 'abandoned', 'executed']);
 const FINISHED_MEMORY_MS = 60 * 60_000;
 const FINISHED_MAX = 10_000;
+const TRACKED_MAX = 10_000;
 const STATE_RANK: Readonly<Record<RequestState, number>> = {
   pending: 0, approved: 1, denied: 1, expired: 1, cancelled: 1, abandoned: 1, executed: 2,
 };
@@ -90,6 +91,7 @@ export class SlackNotifier implements ApprovalNotifier {
     if (this.finished.has(req.id)) return;
     let t = this.tracked.get(req.id);
     if (!t) {
+      this.forgetOldest();
       t = { latest: req, dmSent: false, work: Promise.resolve() };
       this.tracked.set(req.id, t);
     } else if (version(req) >= version(t.latest)) {
@@ -123,6 +125,16 @@ export class SlackNotifier implements ApprovalNotifier {
     if (FINAL_FOR_MESSAGE.has(req.state) && t.latest === req) {
       this.tracked.delete(req.id);
       this.remember(req.id);
+    }
+  }
+
+  /** An approved request whose statement never runs (client gone, retry never sent) would stay tracked forever. */
+  private forgetOldest(): void {
+    if (this.tracked.size < TRACKED_MAX) return;
+    for (const [id, t] of this.tracked) {
+      if (t.latest.state === 'pending') continue;
+      this.tracked.delete(id);
+      if (this.tracked.size < TRACKED_MAX) return;
     }
   }
 
