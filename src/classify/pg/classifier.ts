@@ -59,7 +59,7 @@ export class PgClassifier implements LiteralAwareClassifier {
       return unparseable(err instanceof Error ? err.message : 'syntax error');
     }
     const stmts = isObject(tree) && Array.isArray(tree['stmts']) ? tree['stmts'] : [];
-    const session = newSession();
+    const session = newSession(!scs);
     const statements: StatementClass[] = [];
     let bytes: Buffer | undefined;
     for (const raw of stmts) {

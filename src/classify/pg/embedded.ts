@@ -3,6 +3,7 @@
 import { parseSync } from 'libpg-query';
 import type { StatementClass } from '../types.js';
 import type { Session } from './facts.js';
+import { rewriteForScsOff } from './scs-off.js';
 import { walkStatement } from './statements.js';
 import { unwrap } from './walker.js';
 
@@ -17,9 +18,15 @@ export function classifyEmbedded(sql: string, session: Session, options: { plpgs
   session.constantsInspected = true;
   if (session.depth >= MAX_DEPTH || sql.includes('\0')) return undefined;
   if (/^[ \t\n\r\f\v]*$/.test(sql)) return [];
+  let text = sql;
+  if (session.backslashStrings) {
+    const rewritten = rewriteForScsOff(sql);
+    if (!rewritten.ok) return undefined;
+    text = rewritten.sql;
+  }
   let tree: unknown;
   try {
-    tree = parseSync(sql);
+    tree = parseSync(text);
   } catch {
     return undefined;
   }

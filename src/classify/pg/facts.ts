@@ -23,10 +23,12 @@ export interface Session {
   constantsInspected: boolean;
   /** Depth of SQL-in-strings recursion, bounded so crafted nesting cannot exhaust the stack. */
   depth: number;
+  /** standard_conforming_strings=off: SQL inside strings is lexed by the server with backslash escapes too. */
+  backslashStrings: boolean;
 }
 
-export function newSession(searchPath: SearchPath = null, depth = 0): Session {
-  return { searchPath, prepared: new Map(), views: new Map(), routines: new Map(), constantsInspected: false, depth };
+export function newSession(backslashStrings = false): Session {
+  return { searchPath: null, prepared: new Map(), views: new Map(), routines: new Map(), constantsInspected: false, depth: 0, backslashStrings };
 }
 
 /** Accumulates one statement's writes flag, tables, nested kinds, functions and tags, each in first-seen order. */

@@ -19,8 +19,8 @@ export interface BodyStatements {
 const BLOCK_WORDS = new Set(['begin', 'else', 'loop', 'exception']);
 const IGNORED_WORDS = new Set(['raise', 'null', 'exit', 'continue', 'get', 'assert', 'open', 'fetch', 'close', 'move', 'end']);
 
-export function plpgsqlStatements(source: string): BodyStatements {
-  const lex = lexPg(source);
+export function plpgsqlStatements(source: string, backslashStrings = false): BodyStatements {
+  const lex = lexPg(source, backslashStrings);
   if (lex.error) return { statements: [], opaque: true };
   const out: BodyStatements = { statements: [], opaque: false };
   const state = { declaring: false };

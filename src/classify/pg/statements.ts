@@ -174,7 +174,7 @@ function walkDo(body: Json, ctx: WalkContext): void {
 /** Statements of a PL/pgSQL body; pieces that cannot be read leave a 'dynamic-sql' tag behind. */
 function classifyPlpgsql(source: string, session: Session): StatementClass[] {
   const out: StatementClass[] = [];
-  const pieces = plpgsqlStatements(source);
+  const pieces = plpgsqlStatements(source, session.backslashStrings);
   if (pieces.opaque) out.push({ kind: 'SELECT', writes: true, tables: [], tags: ['dynamic-sql'] });
   for (const piece of pieces.statements) {
     const inner = classifyEmbedded(piece.sql, session, { plpgsql: !piece.dynamic });

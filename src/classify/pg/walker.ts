@@ -81,6 +81,13 @@ function walkNode(type: string, body: Json, ctx: WalkContext): void {
     case 'FuncCall':
       walkFuncCall(body, ctx);
       return;
+    case 'ExecuteStmt': {
+      // CREATE TABLE ... AS EXECUTE p runs p: take in what p does when it was prepared earlier in the string.
+      const known = typeof body['name'] === 'string' ? ctx.session.prepared.get(body['name']) : undefined;
+      if (known) ctx.facts.absorb(known);
+      else ctx.facts.writes = true;
+      break;
+    }
     case 'A_Expr':
       // OPERATOR(myschema.===) resolves to a user function: fail closed like any unknown call.
       if (Array.isArray(body['name']) && body['name'].length > 1 && nameParts(body['name'])[0] !== 'pg_catalog') {

@@ -136,3 +136,13 @@ t.test('the cache never answers differently from a fresh classification', async 
   }), { numRuns: 1500 });
   t.ok(cache.stats().hits > 0, 'the property exercised cache hits');
 });
+
+t.test('SQL inside strings is read with the same escape rules as the outer text', async (t) => {
+  const off = { standard_conforming_strings: 'off' };
+  // Inner text, as the server sees it with scs=off: SELECT 'x\''; DELETE FROM users; --'
+  const [s] = statements("SELECT query_to_xml($q$SELECT 'x\\''; DELETE FROM users; --'$q$, true, false, '')", off);
+  t.match(s, { writes: true, tables: ['users'], nested_kinds: ['DELETE'] });
+  const [on] = statements("SELECT query_to_xml($q$SELECT 'x\\''; DELETE FROM users; --'$q$, true, false, '')");
+  t.match(on, { writes: false, tables: [] }, 'with scs=on the same inner text is one SELECT');
+  t.match(statements('PREPARE p AS DELETE FROM users; CREATE TABLE t AS EXECUTE p')[1], { writes: true, tables: ['users', 't'], nested_kinds: ['DELETE'] });
+});
