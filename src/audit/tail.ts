@@ -8,9 +8,10 @@ import { listChains, splitLines } from './segments.js';
 /** Long or integrity-only fields are left out of the one-line view (verify checks them). */
 const HIDDEN = new Set(['v', 'chain_id', 'seq', 'ts', 'type', 'instance', 'prev_hash', 'hash', 'public_key', 'sig', 'head_hash']);
 
+/** Plain words stay bare; strings with spaces or quotes are JSON-quoted; other values are JSON. */
 function show(value: unknown): string {
-  const text = typeof value === 'string' ? value : JSON.stringify(value);
-  return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text);
+  if (typeof value !== 'string') return JSON.stringify(value);
+  return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
 }
 
 /** e.g. `2026-01-02T03:04:05.678Z #42 approval.granted request_id=q1 by=["bob@corp.com"] break_glass=false` */

@@ -194,6 +194,7 @@ export class AuditWriter implements AuditSink {
 
   /** Signs the current head now (also runs on the interval, at rotation and at close). */
   checkpoint(): Promise<void> {
+    if (this.#closed) return Promise.reject(new AirlockError('AIRLOCK_ERR_AUDIT_WRITE', 'audit writer is closed'));
     if (!this.#healthy) return Promise.reject(this.#failure!);
     return this.#enqueueCheckpoint();
   }
