@@ -1,0 +1,115 @@
+// The approvals HTTP API over real HTTP: authentication, eligibility as status codes, JSON errors, JIT access.
+
+import t from 'tap';
+import { basic, startApprovalServer } from '../../helpers/approval-server.js';
+import { spec } from '../../helpers/approval-fixtures.js';
+import type { NewRequestInput } from '../../../src/approval/broker.js';
+
+const server = await startApprovalServer();
+t.teardown(() => server.close());
+
+const TOKENS: Record<string, string> = {
+  'alice@corp.com': 'tok-alice',
+  'bob@corp.com': 'tok-bob',
+  'carol@corp.com': 'tok-carol',
+  'dave@corp.com': 'tok-dave',
+  'frank@corp.com': 'tok-frank',
+};
+
+async function call(method: string, path: string, as?: string, body?: unknown, auth?: string) {
+  const headers: Record<string, string> = {};
+  if (auth) headers.authorization = auth;
+  else if (as) headers.authorization = basic(as, TOKENS[as]!);
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${server.url}${path}`, { method, headers, ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}) });
+  return { status: res.status, body: (await res.json()) as any, headers: res.headers };
+}
+
+function held(overrides: Partial<NewRequestInput> = {}): Promise<{ id: string }> {
+  return server.broker.open({
+    requester: { email: 'alice@corp.com', groups: ['dev'] },
+    resource: 'orders-prod',
+    protocol: 'postgres',
+    rule: 'writes-need-dba',
+    approval: spec(),
+    sql: 'UPDATE orders SET paid = true WHERE id = $1',
+    params: ['5'],
+    kinds: ['UPDATE'],
+    tables: ['orders'],
+    session_id: 's',
+    ...overrides,
+  });
+}
+
+t.test('authentication', async (t) => {
+  const none = await call('GET', '/api/v1/requests');
+  t.equal(none.status, 401);
+  t.same(none.body.error.code, 'unauthenticated');
+  t.match(none.headers.get('www-authenticate'), /Basic/);
+  t.equal((await call('GET', '/api/v1/requests', undefined, undefined, basic('bob@corp.com', 'wrong'))).status, 401, 'wrong token');
+  t.equal((await call('GET', '/api/v1/requests', undefined, undefined, basic('nobody@corp.com', 'tok-bob'))).status, 401, 'unknown user');
+  t.equal((await call('GET', '/api/v1/requests', undefined, undefined, basic('olga@corp.com', 'tok-olga'))).status, 401, 'disabled user');
+  t.equal((await call('GET', '/api/v1/requests', undefined, undefined, 'Basic !!!')).status, 401, 'garbage');
+  const bearer = `Bearer ${Buffer.from('bob@corp.com:tok-bob').toString('base64')}`;
+  t.equal((await call('GET', '/api/v1/requests', undefined, undefined, bearer)).status, 200, 'Bearer base64(email:token)');
+  t.equal((await call('GET', '/api/v1/requests', 'bob@corp.com')).status, 200, 'Basic');
+});
+
+t.test('list, show, approve', async (t) => {
+  const req = await held();
+  const list = await call('GET', '/api/v1/requests?state=pending', 'bob@corp.com');
+  t.ok(list.body.requests.some((r: { id: string }) => r.id === req.id));
+  t.equal((await call('GET', '/api/v1/requests?state=bogus', 'bob@corp.com')).body.error.code, 'bad_request');
+  const show = await call('GET', `/api/v1/requests/${req.id}`, 'bob@corp.com');
+  t.equal(show.body.request.sql, 'UPDATE orders SET paid = true WHERE id = $1');
+  t.same(show.body.request.params, ['5']);
+  t.equal((await call('GET', '/api/v1/requests/zzzzzzzzzzzz', 'bob@corp.com')).status, 404);
+
+  const self = await call('POST', `/api/v1/requests/${req.id}/approve`, 'alice@corp.com');
+  t.equal(self.status, 403, 'the requester cannot approve');
+  t.equal(self.body.error.code, 'forbidden');
+  t.equal((await call('POST', `/api/v1/requests/${req.id}/approve`, 'frank@corp.com')).status, 403, 'not an approver');
+  const ok = await call('POST', `/api/v1/requests/${req.id}/approve`, 'bob@corp.com');
+  t.equal(ok.status, 200);
+  t.equal(ok.body.outcome, 'approved');
+  t.equal(ok.body.request.state, 'approved');
+  const again = await call('POST', `/api/v1/requests/${req.id}/approve`, 'carol@corp.com');
+  t.equal(again.status, 409);
+  t.equal(again.body.error.code, 'conflict');
+  t.equal((await call('POST', '/api/v1/requests/zzzzzzzzzzzz/approve', 'bob@corp.com')).status, 404);
+});
+
+t.test('deny and force', async (t) => {
+  const req = await held();
+  t.equal((await call('POST', `/api/v1/requests/${req.id}/deny`, 'bob@corp.com', '{not json')).body.error.code, 'bad_request');
+  const denied = await call('POST', `/api/v1/requests/${req.id}/deny`, 'bob@corp.com', { reason: 'use a migration' });
+  t.equal(denied.body.request.state, 'denied');
+  t.equal(denied.body.request.final_reason, 'use a migration');
+
+  const other = await held();
+  const noReason = await call('POST', `/api/v1/requests/${other.id}/force`, 'dave@corp.com', {});
+  t.equal(noReason.status, 400, 'force needs a reason');
+  t.equal((await call('POST', `/api/v1/requests/${other.id}/force`, 'bob@corp.com', { reason: 'x' })).status, 403, 'not a force approver');
+  const forced = await call('POST', `/api/v1/requests/${other.id}/force`, 'dave@corp.com', { reason: 'INC-7' });
+  t.equal(forced.body.outcome, 'forced');
+  const flagged = await call('GET', '/api/v1/requests?break_glass=1', 'bob@corp.com');
+  t.same(flagged.body.requests.map((r: { id: string }) => r.id), [other.id]);
+});
+
+t.test('JIT access: request, approve, list, revoke', async (t) => {
+  t.equal((await call('POST', '/api/v1/access', 'frank@corp.com', { resource: 'orders-prod', rule: 'writes-need-dba', reason: 'x' })).status, 400, 'not a jit rule');
+  t.equal((await call('POST', '/api/v1/access', 'frank@corp.com', { resource: 'orders-prod', rule: 'nope', reason: 'x' })).status, 404);
+  t.equal((await call('POST', '/api/v1/access', 'frank@corp.com', { resource: 'orders-prod', rule: 'prod-jit', reason: 'x', duration: '5h' })).status, 400, 'longer than the rule allows');
+  t.equal((await call('POST', '/api/v1/access', 'frank@corp.com', { resource: 'orders-prod', rule: 'prod-jit' })).status, 400, 'reason required');
+  const asked = await call('POST', '/api/v1/access', 'frank@corp.com', { resource: 'orders-prod', rule: 'prod-jit', duration: '30m', reason: 'backfill' });
+  t.equal(asked.status, 201);
+  t.equal(asked.body.request.state, 'pending');
+  t.equal(asked.body.request.sql, '');
+  t.equal((await call('POST', `/api/v1/requests/${asked.body.request.id}/approve`, 'bob@corp.com')).body.outcome, 'approved');
+  const grants = (await call('GET', '/api/v1/access', 'frank@corp.com')).body.grants;
+  const grant = grants.find((g: { request_id: string }) => g.request_id === asked.body.request.id);
+  t.equal(grant.expires_at - grant.granted_at, 30 * 60_000);
+  t.equal((await call('DELETE', `/api/v1/access/${grant.id}`, 'alice@corp.com')).status, 403, 'neither grantee nor approver');
+  t.equal((await call('DELETE', `/api/v1/access/${grant.id}`, 'frank@corp.com')).status, 200, 'the grantee may give it up');
+  t.equal((await call('DELETE', `/api/v1/access/${grant.id}`, 'frank@corp.com')).status, 404);
+});
