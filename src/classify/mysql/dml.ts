@@ -47,7 +47,26 @@ export function analyzeDml(a: Analysis, start: number): { kind: string; writes: 
   } else {
     throw new Unparseable(`no statement after WITH`);
   }
+  rejectSmuggledStatement(a, start, main);
   return { kind, writes: DML_WRITES[kind]! };
+}
+
+/** Statement keywords that are reserved and can never appear inside a query or data change. */
+const FOREIGN_KEYWORDS = new Set(['DROP', 'CREATE', 'ALTER', 'TRUNCATE', 'GRANT', 'REVOKE', 'RENAME', 'KILL', 'CALL', 'DELETE', 'INSERT', 'REPLACE', 'UPDATE']);
+
+/**
+ * The server rejects "SELECT x DROP TABLE t"; we read tables from such text all the same, so refuse it
+ * rather than classify a statement the server would see differently.
+ */
+function rejectSmuggledStatement(a: Analysis, start: number, main: number): void {
+  const { tokens } = a;
+  for (let i = start; i < tokens.length; i++) {
+    const t = tokens[i]!;
+    if (i === main || t.type !== 'word' || !FOREIGN_KEYWORDS.has(t.up)) continue;
+    if ((t.up === 'INSERT' || t.up === 'REPLACE') && isOp(tokens[i + 1], '(')) continue;
+    if (t.up === 'UPDATE' && isWord(tokens[i - 1], 'FOR', 'KEY')) continue;
+    throw new Unparseable(`${t.up} inside a ${tokens[main]!.up} statement`);
+  }
 }
 
 function skipWords(a: Analysis, j: number, words: string[]): number {

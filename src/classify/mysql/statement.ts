@@ -28,6 +28,9 @@ export function classifyStatement(tokens: readonly Token[], session: Session): S
   if ((last.type === 'word' && DANGLING_WORDS.has(last.up)) || (last.type === 'op' && DANGLING_OPS.has(last.value))) {
     throw new Unparseable(`statement ends at "${last.value}": cut short`);
   }
+  // Leading-$ identifiers are deprecated in MySQL; here they are nearly always PostgreSQL dollar quoting.
+  const dollar = tokens.find((t) => t.type === 'word' && t.value.startsWith('$'));
+  if (dollar) throw new Unparseable(`"${dollar.value}": dollar quoting is not MySQL`);
   const head = tokens[0]!;
   if (isOp(head, '(')) return dml(tokens, session);
   if (head.type !== 'word') throw new Unparseable('statement does not start with a keyword');
