@@ -25,6 +25,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { AirlockError } from '../errors.js';
+import { canonicalJson } from './canonical.js';
 import { GENESIS_PREV_HASH, hasValidHash, parseRecordLine, type AuditRecord } from './chain.js';
 import { CHECKPOINT_LOG, listChains, liveMarkerPath, processAlive, segmentName, splitLines, type SegmentFile } from './segments.js';
 import { keyIdOf, publicKeyFromPem, verifyCheckpoint } from './signing.js';
@@ -157,6 +158,11 @@ function verifyChain(chainId: string, segments: readonly SegmentFile[], live: bo
       }
       let ok = true;
       const seqAt = { ...at, seq: r.seq };
+      // JSON.parse forgives whitespace and escapes; the writer never writes them, so neither may the file.
+      if (!line.complete || canonicalOrUndefined(r) !== line.text) {
+        ok = false;
+        add({ type: 'malformed_record', severity: 'error', ...seqAt, message: line.complete ? 'record is not in canonical JSON form' : 'last line has no newline' });
+      }
       if (!hasValidHash(r) || r.chain_id !== chainId) {
         ok = false;
         add({ type: 'hash_mismatch', severity: 'error', ...seqAt, message: r.chain_id !== chainId ? `record names chain ${r.chain_id}` : 'hash does not match the record content' });
@@ -204,6 +210,14 @@ function verifyChain(chainId: string, segments: readonly SegmentFile[], live: bo
         : `records ${tailStart.seq}..${index.lastSeq} follow the last valid checkpoint (seq ${lastSigned}); a cleanly closed chain ends with a checkpoint` });
   }
   return index;
+}
+
+function canonicalOrUndefined(r: AuditRecord): string | undefined {
+  try {
+    return canonicalJson(r);
+  } catch {
+    return undefined;
+  }
 }
 
 function learnKey(keyring: Map<string, KeyObject>, r: AuditRecord): void {

@@ -90,8 +90,8 @@ function mutate(field: string, value: unknown): unknown {
 t.test('any single byte changed in any segment is found', async (t) => {
   const base = t.testdir();
   await writeChain(base, { rotateBytes: 1200 });
-  const segments = segmentPaths(base).map((p) => path.basename(p));
-  t.ok(segments.length >= 2, 'several segments');
+  const segments = [...segmentPaths(base).map((p) => path.basename(p)), CHECKPOINT_LOG];
+  t.ok(segments.length >= 3, 'several segments');
   const sizes = segments.map((s) => fs.statSync(path.join(base, s)).size);
   let n = 0;
   fc.assert(fc.property(
@@ -108,7 +108,19 @@ t.test('any single byte changed in any segment is found', async (t) => {
       const report = verifyAuditDir(dir);
       fs.rmSync(dir, { recursive: true, force: true });
       return verifyExitCode(report) === 1;
-    }), { numRuns: 150 });
+    }), { numRuns: 300 });
+});
+
+t.test('whitespace JSON.parse would forgive is still a finding', async (t) => {
+  const dir = t.testdir();
+  await writeChain(dir);
+  const seg = segmentPaths(dir)[0]!;
+  const text = fs.readFileSync(seg, 'utf8');
+  fs.chmodSync(seg, 0o644);
+  fs.writeFileSync(seg, text.slice(0, -1) + '\t');
+  t.match(verifyAuditDir(dir).findings, [{ type: 'malformed_record', message: 'last line has no newline' }]);
+  fs.writeFileSync(seg, text.replace('{"', '{ "'));
+  t.match(verifyAuditDir(dir).findings, [{ type: 'malformed_record', seq: 1, message: 'record is not in canonical JSON form' }]);
 });
 
 t.test('a deleted record is a seq gap and a broken link', async (t) => {
