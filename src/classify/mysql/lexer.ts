@@ -1,5 +1,10 @@
 // MySQL/MariaDB tokenizer and statement splitter: the security boundary that decides what text the server runs.
 
+import { BlockTracker } from './blocks.js';
+import { SQL_MODE_UNKNOWN, parseSqlMode, sqlModeOfTokens, type Mode } from './sql-mode.js';
+
+export { SQL_MODE_UNKNOWN, parseSqlMode, sqlModeOfTokens };
+
 export type TokenType =
   | 'word' // unquoted identifier or keyword
   | 'qident' // `quoted` identifier, or "quoted" under ANSI_QUOTES
@@ -42,29 +47,7 @@ export interface SplitStatement {
 
 export type SplitResult = { ok: true; statements: SplitStatement[] } | { ok: false; reason: string };
 
-/** sqlModeAssignment's answer when sql_mode is assigned something a lexer cannot evaluate. */
-export const SQL_MODE_UNKNOWN = '\u0000unknown';
-
-interface Mode {
-  ansiQuotes: boolean;
-  noBackslashEscapes: boolean;
-}
-
 class LexError extends Error {}
-
-/** Modes that MySQL expands to a set including ANSI_QUOTES. */
-const ANSI_QUOTES_MODES = new Set(['ANSI_QUOTES', 'ANSI', 'DB2', 'MAXDB', 'MSSQL', 'ORACLE', 'POSTGRESQL']);
-
-/** Returns undefined when the mode changes the grammar beyond quoting (MariaDB ORACLE mode parses PL/SQL). */
-export function parseSqlMode(sqlMode: string | undefined, server: 'mysql' | 'mariadb' = 'mysql'): Mode | undefined {
-  if (sqlMode === SQL_MODE_UNKNOWN) return undefined;
-  const parts = (sqlMode ?? '').toUpperCase().split(',').map((p) => p.trim());
-  if (server === 'mariadb' && parts.includes('ORACLE')) return undefined;
-  return {
-    ansiQuotes: parts.some((p) => ANSI_QUOTES_MODES.has(p)),
-    noBackslashEscapes: parts.includes('NO_BACKSLASH_ESCAPES'),
-  };
-}
 
 function versionNumber(version: string | undefined): number | undefined {
   if (version === undefined) return undefined;
@@ -352,132 +335,6 @@ function decodeHex(hex: string): string {
   return out;
 }
 
-/**
- * Tracks BEGIN...END blocks of stored-program bodies so that ';' inside them does not end the
- * statement. Block words count only where a body statement can start (not inside a simple
- * statement, where CASE...END is an expression and "begin" may be an alias), so the text cannot
- * make us swallow statements the server runs on their own; a miscount leaves the string
- * unbalanced, which is rejected.
- */
-class BlockTracker {
-  depth = 0;
-  private readonly routine: boolean;
-  private routineSeen = false;
-  private bodySeen = false;
-  private parens = 0;
-  private prev: Token | undefined;
-  private atStatementStart = false;
-  private inSimple = false;
-  private inCondition = false;
-  private expressionCases = 0;
-  private handler = false;
-  private endCounted = false;
-
-  constructor(first: Token) {
-    this.routine = first.up === 'CREATE' || first.up === 'ALTER';
-  }
-
-  /** Whether this token ends the statement (a top-level ';'). */
-  feed(t: Token): boolean {
-    const prev = this.prev;
-    const startPos = this.atStatementStart;
-    const prevEndCounted = this.endCounted;
-    this.prev = t;
-    this.atStatementStart = false;
-    this.endCounted = false;
-    if (t.type === 'op') {
-      if (t.value === '(') this.parens++;
-      else if (t.value === ')') this.parens--;
-      else if (t.value === ';') {
-        if (this.depth === 0) return true;
-        this.atStatementStart = true;
-        this.inSimple = this.inCondition = this.handler = false;
-      } else if (t.value === ':' && this.depth > 0 && this.labelCandidate) {
-        // "label: BEGIN" / "label: LOOP"
-        this.atStatementStart = true;
-        this.inSimple = false;
-      }
-      this.labelCandidate = false;
-      return false;
-    }
-    this.labelCandidate = false;
-    if (t.type !== 'word' || !this.routine) return false;
-    const up = t.up;
-    const prevUp = prev?.up ?? '';
-    if (this.depth === 0) return this.header(up, prev, prevUp);
-    if (this.inCondition) {
-      if (up === 'CASE') this.expressionCases++;
-      else if (up === 'END' && this.expressionCases > 0) this.expressionCases--;
-      else if (up === 'END') {
-        // REPEAT ... UNTIL cond END REPEAT
-        this.depth--;
-        this.inCondition = false;
-        this.endCounted = true;
-      } else if ((up === 'THEN' || up === 'DO') && this.expressionCases === 0) {
-        this.inCondition = false;
-        this.atStatementStart = true;
-      }
-      return false;
-    }
-    if (prevUp === 'END' && BLOCK_KINDS.has(up)) {
-      if (up === 'REPEAT' && !prevEndCounted) this.depth--;
-      return false;
-    }
-    if (startPos) {
-      if (up === 'END') {
-        this.depth--;
-        this.endCounted = true;
-      } else if (up === 'BEGIN' || up === 'LOOP' || up === 'REPEAT') {
-        this.depth++;
-        this.atStatementStart = true;
-      } else if (up === 'IF' || up === 'CASE' || up === 'WHILE') {
-        this.depth++;
-        this.inCondition = true;
-        this.expressionCases = 0;
-      } else if (up === 'ELSEIF' || up === 'WHEN' || up === 'UNTIL') {
-        this.inCondition = true;
-        this.expressionCases = 0;
-      } else if (up === 'ELSE') {
-        this.atStatementStart = true;
-      } else {
-        this.inSimple = true;
-        this.labelCandidate = true;
-        if (up === 'DECLARE') this.handler = true;
-      }
-      return false;
-    }
-    if (up === 'BEGIN' && this.handler && this.parens === 0 && !isPunct(prev) && prevUp !== 'AS') {
-      this.depth++;
-      this.atStatementStart = true;
-      this.inSimple = this.handler = false;
-    }
-    return false;
-  }
-
-  private labelCandidate = false;
-
-  /** Before the body: only a BEGIN right after the routine's header opens a block. */
-  private header(up: string, prev: Token | undefined, prevUp: string): boolean {
-    if (ROUTINE_WORDS.has(up) && !this.bodySeen) this.routineSeen = true;
-    // An event's DO is followed by its body: a single statement unless it is BEGIN.
-    if (prevUp === 'DO' && up !== 'BEGIN') this.bodySeen = true;
-    if (BODY_MARKERS.has(up) && !(prevUp === 'BEFORE' || prevUp === 'AFTER')) this.bodySeen = true;
-    if (up === 'BEGIN' && this.routineSeen && this.parens === 0 && !this.bodySeen && !HEADER_NAME_PREFIX.has(prevUp) && !isPunct(prev)) {
-      this.depth = 1;
-      this.atStatementStart = true;
-    }
-    return false;
-  }
-}
-
-const ROUTINE_WORDS = new Set(['PROCEDURE', 'FUNCTION', 'TRIGGER', 'EVENT']);
-const BODY_MARKERS = new Set(['SELECT', 'SET', 'CALL', 'RETURN', 'REPLACE', 'WITH', 'VALUES', 'TABLE', 'INSERT', 'UPDATE', 'DELETE', 'AS']);
-const HEADER_NAME_PREFIX = new Set(['PROCEDURE', 'FUNCTION', 'TRIGGER', 'EVENT', 'AS', 'IN', 'OUT', 'INOUT']);
-const BLOCK_KINDS = new Set(['IF', 'CASE', 'LOOP', 'WHILE', 'REPEAT']);
-
-function isPunct(t: Token | undefined): boolean {
-  return t !== undefined && t.type === 'op' && t.value !== ')';
-}
 
 /**
  * Splits a COM_QUERY string into the statements the server would run, in order.
@@ -546,50 +403,6 @@ export function tokenize(sql: string, opts: LexOptions = {}): { ok: true; tokens
     throw err;
   }
   return { ok: true, tokens };
-}
-
-const SESSION_SCOPES = new Set(['SESSION', 'LOCAL']);
-
-/**
- * The sql_mode a SET statement gives this session, from its tokens: the literal value,
- * SQL_MODE_UNKNOWN when assigned an expression (DEFAULT, @var, CONCAT...), or undefined.
- */
-export function sqlModeOfTokens(tokens: readonly Token[]): string | undefined {
-  if (tokens[0]?.up !== 'SET') return undefined;
-  let result: string | undefined;
-  let i = 1;
-  while (i < tokens.length) {
-    const t = tokens[i]!;
-    let target = false;
-    let j = i;
-    if (t.type === 'word' && SESSION_SCOPES.has(t.up) && tokens[i + 1]?.up === 'SQL_MODE') {
-      target = true;
-      j = i + 2;
-    } else if (t.type === 'word' && t.up === 'SQL_MODE') {
-      target = true;
-      j = i + 1;
-    } else if (t.type === 'sysvar' && (t.value === 'sql_mode' || t.value === 'session.sql_mode' || t.value === 'local.sql_mode')) {
-      target = true;
-      j = i + 1;
-    }
-    if (target && (tokens[j]?.value === '=' || tokens[j]?.value === ':=')) {
-      const v = tokens[j + 1];
-      const after = tokens[j + 2];
-      const single = after === undefined || after.value === ',';
-      result = v && single && (v.type === 'string' || v.type === 'hex') ? v.value : SQL_MODE_UNKNOWN;
-    }
-    // Skip to the next top-level comma: one assignment each.
-    let depth = 0;
-    for (i = j; i < tokens.length; i++) {
-      const v = tokens[i]!.value;
-      if (tokens[i]!.type !== 'op') continue;
-      if (v === '(') depth++;
-      else if (v === ')') depth--;
-      else if (v === ',' && depth === 0) break;
-    }
-    i++;
-  }
-  return result;
 }
 
 /** The new session sql_mode if stmtSql is `SET [SESSION] sql_mode = ...` (or @@[session.]sql_mode), else undefined. */

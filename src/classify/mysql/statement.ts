@@ -7,6 +7,7 @@ import { analyzeDml, startsDml } from './dml.js';
 import { classifyDdl, DDL_KINDS } from './ddl.js';
 import { classifySet } from './set.js';
 import { Unparseable, isOp, isWord, readName, scanQuery } from './query.js';
+import { RESERVED } from './keywords.js';
 
 /** Statements that change the server or other sessions whatever their arguments. */
 const ADMIN_WRITES = new Set([
@@ -128,7 +129,9 @@ function flush(a: Analysis): StatementClass {
 
 function use(tokens: readonly Token[], session: Session): StatementClass {
   const db = tokens[1];
-  if (tokens.length !== 2 || !db || (db.type !== 'word' && db.type !== 'qident')) throw new Unparseable('USE takes one database name');
+  if (tokens.length !== 2 || !db || !(db.type === 'qident' || (db.type === 'word' && !RESERVED.has(db.up)))) {
+    throw new Unparseable('USE takes one database name');
+  }
   session.database = db.value;
   return { kind: 'USE', writes: false, tables: [] };
 }

@@ -80,6 +80,7 @@ t.test('fail closed', async (t) => {
     'DELETE',
     'SELECT 1 /*!80030 , 2 */',
     'ANALYZE SELECT 1',
+    'USE DELETE; DROP TABLE victim',
     "SET sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES'); SELECT 1",
   ]) {
     t.same(brief(sql), 'UNPARSEABLE', sql);
