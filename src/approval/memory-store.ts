@@ -11,6 +11,9 @@ export class MemoryApprovalStore implements ApprovalStore {
   private readonly listeners = new Set<(req: ApprovalRequest) => void>();
   readonly available = true;
 
+  /** retentionMs: how long finished requests stay listable after they expire (break-glass review). */
+  constructor(private readonly retentionMs = 7 * 24 * 60 * 60 * 1000) {}
+
   async create(req: NewRequest): Promise<ApprovalRequest> {
     if (this.requests.has(req.id)) throw new Error(`request ${req.id} already exists`);
     const stored: Mutable<ApprovalRequest> = { ...structuredClone(req), state: 'pending', approvals: [] };
@@ -94,6 +97,10 @@ export class MemoryApprovalStore implements ApprovalStore {
 
   async reapAbandoned(now: number): Promise<ApprovalRequest[]> {
     const reaped: ApprovalRequest[] = [];
+    for (const [id, r] of this.requests) {
+      // Same retention as the Redis store's key expiry, so a long-running instance does not grow without bound.
+      if (r.state !== 'pending' && r.expires_at + this.retentionMs < now) this.requests.delete(id);
+    }
     for (const r of this.requests.values()) {
       if (r.state !== 'pending' || r.lease_until >= now) continue;
       r.state = 'abandoned';
