@@ -4,7 +4,7 @@
 import fs from 'node:fs';
 import { AdminServer } from './admin/server.js';
 import { ApprovalBroker } from './approval/broker.js';
-// LATER import { registerApprovalApi } from './approval/api.js';
+import { registerApprovalApi } from './approval/api.js';
 import { MemoryApprovalStore } from './approval/memory-store.js';
 import { RedisApprovalStore } from './approval/redis-store.js';
 import type { ApprovalStore } from './approval/types.js';
@@ -25,9 +25,9 @@ import { loadPolicy } from './policy/load.js';
 import type { Policy } from './policy/types.js';
 import { StatementGate } from './session/gate.js';
 import { clientErrors } from './session/client-errors.js';
-// LATER import { startSlack, type SlackHandle } from './approval/slack/index.js';
+import { startSlack, type SlackHandle } from './approval/slack/index.js';
 // LATER import { MysqlListener } from './listener/mysql-listener.js';
-type SlackHandle = any; type MysqlListener = any;
+type MysqlListener = any;
 
 export interface DaemonAddresses {
   postgres?: { host: string; port: number };
@@ -133,7 +133,7 @@ export class Daemon {
 
     const notifiers = [];
     if (config.slack) {
-      this.slack = await (undefined as any)({ config, log: log.child({ component: 'slack' }), metrics, store: this.store, users: () => this.users, admin: this.admin, broker: () => this.broker });
+      this.slack = await startSlack({ config, log: log.child({ component: 'slack' }), metrics, store: this.store, users: () => this.users, admin: this.admin, broker: () => this.broker });
       notifiers.push(this.slack.notifier);
     }
     this.broker = new ApprovalBroker({
@@ -145,7 +145,10 @@ export class Daemon {
       log: log.child({ component: 'approvals' }),
       notifiers,
       metrics: {
-        requestOutcome: (outcome: string) => metrics.approvalRequests.inc({ outcome }),
+        requestOutcome: (outcome, breakGlass) => {
+          if (outcome === 'executed' || outcome === 'unavailable') return;
+          metrics.approvalRequests.inc({ outcome: breakGlass && outcome === 'approved' ? 'break_glass' : outcome });
+        },
         waitSeconds: (s: number) => metrics.approvalWaitSeconds.observe(s),
         pending: (delta: number) => metrics.requestsPending.inc(delta),
         storeError: () => metrics.redisErrors.inc(),
@@ -217,7 +220,7 @@ export class Daemon {
     };
 
     registerHealthRoutes(this.admin, metrics, () => this.readiness());
-    // LATER registerApprovalApi(this.admin, this.broker, () => this.users);
+    registerApprovalApi(this.admin, this.broker, () => this.users, { policy: () => this.policy });
     this.admin.setErrorHandler((err, ctx) => log.warn({ err: (err as Error).message, ...ctx }, 'admin request failed'));
 
     if (config.listen.admin) {

@@ -4,6 +4,13 @@ import { Command } from 'commander';
 import { airlockVersion } from '../metrics/version.js';
 import { register as registerStart } from './commands/start.js';
 import { register as registerDemo } from './commands/demo.js';
+import { register as registerConfig } from './commands/config.js';
+import { register as registerPolicy } from './commands/policy.js';
+import { register as registerUsers } from './commands/users.js';
+import { register as registerClassify } from './commands/classify.js';
+import { register as registerApprovals } from './commands/approvals.js';
+import { register as registerAccess } from './commands/access.js';
+import { register as registerAudit } from './commands/audit.js';
 
 export function buildProgram(): Command {
   const program = new Command('airlock')
@@ -11,6 +18,6 @@ export function buildProgram(): Command {
     .version(airlockVersion())
     .showHelpAfterError()
     .enablePositionalOptions();
-  for (const register of [registerStart, registerDemo]) register(program);
+  for (const register of [registerDemo, registerStart, registerConfig, registerPolicy, registerUsers, registerClassify, registerApprovals, registerAccess, registerAudit]) register(program);
   return program;
 }
