@@ -88,7 +88,7 @@ export class Daemon {
     const metrics = this.metrics;
     this.policy = loadPolicy(config.policy, { maxTimeoutMs: config.approvals.max_timeout_ms });
     this.users = loadUsers(config.users);
-    metrics.setPolicy?.(this.policy.sha256, [...this.policy.resources.keys()]);
+    metrics.setPolicy(this.policy.sha256, [...this.policy.resources.keys()]);
 
     try {
       this.audit = await AuditWriter.open({
@@ -265,7 +265,7 @@ export class Daemon {
       const policy = loadPolicy(config.policy, { maxTimeoutMs: config.approvals.max_timeout_ms });
       if (policy.sha256 !== this.policy.sha256) {
         this.policy = policy;
-        this.metrics.setPolicy?.(policy.sha256, [...policy.resources.keys()]);
+        this.metrics.setPolicy(policy.sha256, [...policy.resources.keys()]);
         this.audit.append('policy.loaded', { sha256: policy.sha256, file: policy.file }).catch(() => {});
         log.info({ sha256: policy.sha256 }, 'policy reloaded');
       }
@@ -325,7 +325,7 @@ export class Daemon {
 
   private async runShutdown(): Promise<void> {
     this.shuttingDown = true;
-    this.metrics.shutdownInProgress.set(1);
+    this.metrics.markShutdown();
     await Promise.all([this.pg?.stopAccepting(), this.mysql?.stopAccepting()]);
     for (const relay of [...(this.pg?.sessionsHolding() ?? []), ...(this.mysql?.sessionsHolding() ?? [])]) {
       relay.terminate(clientErrors.shuttingDown());
@@ -336,8 +336,6 @@ export class Daemon {
       if (busy.length === 0) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    const bye = new AirlockError('AIRLOCK_ERR_CONFIG', 'shutdown');
-    void bye;
     for (const relay of [...(this.pg?.allSessions() ?? []), ...(this.mysql?.allSessions() ?? [])]) {
       relay.terminate(clientErrors.shuttingDown());
     }

@@ -111,6 +111,11 @@ export class PgRelay {
     return 'forward';
   }
 
+  /** A statement is running upstream (shutdown lets it finish within the grace period). */
+  get busy(): boolean {
+    return !this.tracker.idle;
+  }
+
   get holding(): boolean {
     return this.holdAbort !== null;
   }
