@@ -29,12 +29,17 @@ export class SessionText {
     this.database = initial.database;
   }
 
+  /**
+   * The default database is deliberately not passed: qualified names would stop matching policy globs
+   * written unqualified (`users`), while unqualified names still match `*.users` rules (fail closed).
+   */
   classifyContext(): ClassifyContext {
-    return {
-      server: this.initial.server,
-      ...(this.sqlMode !== undefined ? { settings: { sql_mode: this.sqlMode } } : {}),
-      ...(this.database !== undefined ? { database: this.database } : {}),
-    };
+    return { server: this.initial.server, ...(this.sqlMode !== undefined ? { settings: { sql_mode: this.sqlMode } } : {}) };
+  }
+
+  /** The schema the session is in (after USE / COM_INIT_DB), for logs. */
+  get currentDatabase(): string | undefined {
+    return this.database;
   }
 
   private lexOptions(): LexOptions {
