@@ -1,0 +1,99 @@
+// Raw PostgreSQL protocol through airlock: pipelines with an error in the middle, huge queries,
+// one byte per write, Flush-driven portals, and refusals inside pipelines.
+
+import pg from 'pg';
+import t from 'tap';
+import { examplePolicy, startAirlock } from '../helpers/airlock.js';
+import { connectWire, errorOf, fe, tags } from '../helpers/pg-wire.js';
+import { requireService } from '../helpers/services.js';
+
+await requireService('postgres');
+const airlock = await startAirlock({ policy: examplePolicy() });
+t.teardown(() => airlock.stop());
+const direct = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' });
+await direct.connect();
+t.teardown(() => direct.end());
+await direct.query('DROP TABLE IF EXISTS airlock_wire; CREATE TABLE airlock_wire (id int primary key, v text)');
+
+const wire = () => connectWire({ port: airlock.pgPort, user: 'bob@corp.com', password: airlock.tokens['bob@corp.com']!, database: 'orders' });
+
+t.test('a pipeline with an error in the middle: earlier results, the error, skip to Sync', async (t) => {
+  const c = await wire();
+  await c.send(
+    Buffer.concat([
+      fe.parse('', 'SELECT 1'), fe.bind('', '', []), fe.execute(''),
+      fe.parse('', 'SELECT 1/(g - g) FROM generate_series(1, 1) g'), fe.bind('', '', []), fe.execute(''),
+      fe.parse('', 'SELECT 3'), fe.bind('', '', []), fe.execute(''),
+      fe.sync(),
+      fe.query('SELECT 4'),
+    ]),
+  );
+  const first = await c.untilReady();
+  t.equal(tags(first), '12DC12EZ', 'parse/bind/row/complete, then parse/bind ok, error at execute, skipped to sync');
+  t.equal(errorOf(first)?.code, '22012');
+  const second = await c.untilReady();
+  t.equal(tags(second), 'TDCZ', 'the session goes on');
+  c.close();
+});
+
+t.test('a 10 MB query passes intact', async (t) => {
+  const c = await wire();
+  const big = 'x'.repeat(10 * 1024 * 1024);
+  await c.send(fe.query(`SELECT length('${big}')`));
+  const frames = await c.untilReady();
+  t.equal(tags(frames), 'TDCZ');
+  const row = frames.find((f) => f.type === 0x44)!;
+  t.equal(row.body.toString('utf8', 6), String(big.length));
+  c.close();
+});
+
+t.test('a client sending one byte at a time', async (t) => {
+  const c = await wire();
+  await c.send(Buffer.concat([fe.query('SELECT 41 + 1'), fe.parse('s1', 'SELECT $1::int * 2'), fe.bind('', 's1', ['21']), fe.execute(''), fe.sync()]), { byteByByte: true });
+  const a = await c.untilReady();
+  t.equal(tags(a), 'TDCZ');
+  t.equal(a[1]!.body.toString('utf8', 6), '42');
+  const b = await c.untilReady();
+  t.equal(tags(b), '12DCZ');
+  t.equal(b[2]!.body.toString('utf8', 6), '42');
+  c.close();
+});
+
+t.test('Flush-driven portal: rows fetched in pieces, then Sync', async (t) => {
+  const c = await wire();
+  await c.send(Buffer.concat([fe.parse('', 'SELECT g FROM generate_series(1,5) g'), fe.bind('p', '', []), fe.execute('p', 2), fe.flush()]));
+  await new Promise((r) => setTimeout(r, 200));
+  await c.send(Buffer.concat([fe.execute('p', 0), fe.sync()]));
+  const frames = await c.untilReady();
+  t.equal(tags(frames), '12DDsDDDCZ', 'suspended after 2 rows, then the rest');
+  c.close();
+});
+
+t.test('a denied statement inside a pipeline refuses the whole batch and keeps order', async (t) => {
+  const c = await wire();
+  await c.send(Buffer.concat([fe.query('SELECT 1'), fe.parse('', 'INSERT INTO airlock_wire VALUES (1, $1)'), fe.bind('', '', ['a']), fe.execute(''), fe.parse('', 'DROP TABLE airlock_wire'), fe.bind('', '', []), fe.execute(''), fe.sync(), fe.query('SELECT 2')]));
+  const first = await c.untilReady();
+  t.equal(tags(first), 'TDCZ');
+  const refused = await c.untilReady();
+  t.equal(tags(refused), 'EZ');
+  t.match(errorOf(refused), { code: '42501', message: /no-drop/ });
+  const after = await c.untilReady();
+  t.equal(tags(after), 'TDCZ');
+  t.equal((await direct.query('SELECT count(*)::int AS n FROM airlock_wire')).rows[0].n, 0, 'nothing of the refused batch ran');
+  c.close();
+});
+
+t.test('garbage after startup gets a protocol error, and the daemon keeps serving', async (t) => {
+  const c = await wire();
+  const bad = Buffer.from([0x51, 0x00, 0x00, 0x00, 0x01]); // Query with length 1 (< 4)
+  await c.send(bad);
+  const closed = await new Promise<boolean>((resolve) => {
+    c.socket.once('close', () => resolve(true));
+    setTimeout(() => resolve(false), 5000);
+  });
+  t.ok(closed, 'the broken session is closed');
+  const again = await wire();
+  await again.send(fe.query('SELECT 1'));
+  t.equal(tags(await again.untilReady()), 'TDCZ');
+  again.close();
+});
