@@ -5,6 +5,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import { loadConfig } from '../../src/config/load.js';
 import { Daemon } from '../../src/daemon.js';
@@ -22,6 +24,8 @@ import { StatementGate } from '../../src/session/gate.js';
 import type { Config } from '../../src/config/types.js';
 import type { Logger } from '../../src/log.js';
 import { MemoryAudit } from './memory-audit.js';
+
+const TLS_DIR = fileURLToPath(new URL('../fixtures/tls', import.meta.url));
 
 export const MARIADB = { host: '127.0.0.1', port: 3306, user: 'root', password: '', database: 'test' } as const;
 
@@ -63,7 +67,7 @@ export interface Airlock {
 }
 
 /** `rules` is the YAML list under `rules:`; the resource is `shop` (MariaDB, database test). */
-export async function startAirlock(rules: string, extra: { maxMessageBytes?: string; logLevel?: string } = {}): Promise<Airlock> {
+export async function startAirlock(rules: string, extra: { maxMessageBytes?: string; logLevel?: string; tls?: boolean } = {}): Promise<Airlock> {
   await requireMariadb();
   const dir = mkdtempSync(join(tmpdir(), 'airlock-mysql-'));
   const usersFile = join(dir, 'users.yaml');
@@ -93,7 +97,7 @@ audit:
   dir: audit
 limits:
   max_message_bytes: ${extra.maxMessageBytes ?? '64MiB'}
-`,
+${extra.tls ? `tls:\n  cert: ${TLS_DIR}/server.crt\n  key: ${TLS_DIR}/server.key\n` : ''}`,
   );
   const config = loadConfig(join(dir, 'airlock.yaml'));
   const log = createLogger({ level: extra.logLevel ?? 'silent' });
@@ -145,10 +149,10 @@ export interface CliResult {
 }
 
 /** Runs the mysql CLI against airlock; the token goes through MYSQL_PWD, never argv. */
-export function mysqlCli(a: Airlock, args: readonly string[], opts: { who?: Person; stdin?: string; cwd?: string } = {}): Promise<CliResult> {
+export function mysqlCli(a: Airlock, args: readonly string[], opts: { who?: Person; stdin?: string; cwd?: string; tls?: boolean } = {}): Promise<CliResult> {
   const who = opts.who ?? a.dev;
   return new Promise((resolve, reject) => {
-    const child = spawn('mysql', ['--protocol=TCP', '-h', '127.0.0.1', '-P', String(a.port), '-u', who.email, '--batch', '--skip-ssl', ...args], {
+    const child = spawn('mysql', ['--protocol=TCP', '-h', '127.0.0.1', '-P', String(a.port), '-u', who.email, '--batch', ...(opts.tls ? [] : ['--skip-ssl']), ...args], {
       env: { ...process.env, MYSQL_PWD: who.token },
       cwd: opts.cwd,
     });
@@ -179,6 +183,7 @@ async function composeListener(config: Config, daemon: Daemon, log: Logger): Pro
     audit,
     acceptingHolds: () => true,
   });
+  const tlsMaterial = config.tls ? { cert: readFileSync(config.tls.cert), key: readFileSync(config.tls.key) } : undefined;
   const listener = new MysqlListener({
     config,
     users: () => users,
@@ -188,7 +193,7 @@ async function composeListener(config: Config, daemon: Daemon, log: Logger): Pro
     log,
     limits: new ConnectionLimits({ maxConnections: config.limits.max_connections, maxPerUser: config.limits.max_connections_per_user }),
     classifier,
-  });
+  }, tlsMaterial);
   const address = await listener.listen('127.0.0.1', 0);
   return { listener, port: address.port };
 }

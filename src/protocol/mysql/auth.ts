@@ -87,7 +87,8 @@ export interface ClientAuthStart {
  * Authenticates a developer against the airlock users file. Both plugins are verified locally from the
  * stored verifiers, so caching_sha2_password's "cache" is always warm: a wrong fast-path token falls
  * through to full authentication (TLS cleartext or RSA), exactly as a MySQL server with a stale cache does.
- * Another plugin is answered with an AuthSwitchRequest to mysql_native_password.
+ * Another plugin is answered with an AuthSwitchRequest to mysql_native_password; an empty first answer
+ * with a supported plugin gets an AuthSwitchRequest to that same plugin.
  */
 export async function authenticateClient(channel: AuthChannel, start: ClientAuthStart): Promise<AuthResult> {
   const { user, scramble } = start;
@@ -96,6 +97,11 @@ export async function authenticateClient(channel: AuthChannel, start: ClientAuth
   if (plugin !== NATIVE && plugin !== CACHING_SHA2) {
     channel.send(encodeAuthSwitchRequest(NATIVE, Buffer.concat([scramble, Buffer.alloc(1)])));
     plugin = NATIVE;
+    response = await channel.receive();
+  } else if (response.length === 0) {
+    // A client whose default plugin differs from the greeting's (libmariadb --default-auth) answers
+    // empty and waits for its plugin's scramble; no airlock token is empty, so ask for a real answer.
+    channel.send(encodeAuthSwitchRequest(plugin, Buffer.concat([scramble, Buffer.alloc(1)])));
     response = await channel.receive();
   }
   if (plugin === NATIVE) {
