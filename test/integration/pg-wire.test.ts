@@ -6,6 +6,8 @@ import t from 'tap';
 import { examplePolicy, startAirlock } from '../helpers/airlock.js';
 import { connectWire, errorOf, fe, tags } from '../helpers/pg-wire.js';
 import { requireService } from '../helpers/services.js';
+import { startByteSplitter } from '../helpers/byte-splitter.js';
+import { run } from '../helpers/processes.js';
 
 await requireService('postgres');
 const airlock = await startAirlock({ policy: examplePolicy() });
@@ -96,4 +98,17 @@ t.test('garbage after startup gets a protocol error, and the daemon keeps servin
   await again.send(fe.query('SELECT 1'));
   t.equal(tags(await again.untilReady()), 'TDCZ');
   again.close();
+});
+
+t.test('psql and the pg driver whose every byte arrives alone (startup, SCRAM, queries)', async (t) => {
+  const splitter = await startByteSplitter(airlock.pgPort);
+  t.teardown(() => splitter.close());
+  const url = `postgresql://bob%40corp.com:${encodeURIComponent(airlock.tokens['bob@corp.com']!)}@127.0.0.1:${splitter.port}/orders?sslmode=prefer`;
+  const r = await run('psql', ['-X', '-A', '-t', '-c', 'SELECT 6 * 7', '-c', `SELECT count(*) FROM generate_series(1, 1000)`, url]);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout.trim(), '42\n1000');
+  const c = new pg.Client({ ...airlock.pgConfig('bob@corp.com'), port: splitter.port });
+  await c.connect();
+  t.same((await c.query('SELECT $1::text || $2::text AS s', ['air', 'lock'])).rows, [{ s: 'airlock' }]);
+  await c.end();
 });
