@@ -112,3 +112,17 @@ t.test('psql and the pg driver whose every byte arrives alone (startup, SCRAM, q
   t.same((await c.query('SELECT $1::text || $2::text AS s', ['air', 'lock'])).rows, [{ s: 'airlock' }]);
   await c.end();
 });
+
+t.test('TLS on the client leg: sslmode=require and SCRAM channel binding', async (t) => {
+  const tlsAirlock = await startAirlock({
+    policy: examplePolicy(),
+    config: { tls: { cert: new URL('../fixtures/tls/server.crt', import.meta.url).pathname, key: new URL('../fixtures/tls/server.key', import.meta.url).pathname } },
+  });
+  t.teardown(() => tlsAirlock.stop());
+  const base = `postgresql://bob%40corp.com:${encodeURIComponent(tlsAirlock.tokens['bob@corp.com']!)}@127.0.0.1:${tlsAirlock.pgPort}/orders`;
+  const r = await run('psql', ['-X', '-A', '-t', '-c', 'SELECT 1', `${base}?sslmode=require&channel_binding=require`]);
+  t.equal(r.code, 0, r.stderr);
+  t.equal(r.stdout.trim(), '1');
+  const plain = await run('psql', ['-X', '-A', '-t', '-c', 'SELECT 2', `${base}?sslmode=disable`]);
+  t.equal(plain.code, 0, 'plain connections still work when TLS is offered');
+});
