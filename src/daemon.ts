@@ -337,7 +337,7 @@ export class Daemon {
       await new Promise((r) => setTimeout(r, 100));
     }
     for (const relay of [...(this.pg?.allSessions() ?? []), ...(this.mysql?.allSessions() ?? [])]) {
-      relay.terminate(clientErrors.shuttingDown());
+      relay.terminate(relay.holding ? clientErrors.shuttingDown() : clientErrors.sessionShutDown());
     }
     await this.teardown();
   }

@@ -113,7 +113,9 @@ export class MysqlListener {
 
   async stopAccepting(): Promise<void> {
     this.accepting = false;
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // close() stops listening at once; its callback would wait for every session to end, which
+    // shutdown brings about itself after the grace period, so waiting here would deadlock it.
+    this.server.close();
   }
 
   sessionsHolding(): MysqlRelay[] {

@@ -86,7 +86,9 @@ export class PgListener {
   /** Stop accepting; existing sessions go on. */
   async stopAccepting(): Promise<void> {
     this.accepting = false;
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // close() stops listening at once; its callback would wait for every session to end, which
+    // shutdown brings about itself after the grace period, so waiting here would deadlock it.
+    this.server.close();
   }
 
   /** Held statements: tell the clients airlock is shutting down. */

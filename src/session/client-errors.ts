@@ -69,6 +69,14 @@ export const clientErrors = {
       message: 'airlock is shutting down; the held statement did not run',
       fatal: true,
     }),
+  /** A session that held nothing when shutdown ended it (idle, or past the grace period). */
+  sessionShutDown: () =>
+    new ClientError({
+      sqlstate: '57P01',
+      mysqlErrno: 1053,
+      message: 'terminating connection because airlock is shutting down',
+      fatal: true,
+    }),
   fastPathRefused: () =>
     new ClientError({
       sqlstate: '42501',
