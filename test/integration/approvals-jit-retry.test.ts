@@ -1,0 +1,118 @@
+// JIT windows (run freely until expiry or revoke, listed by `airlock access list`) and hold: retry (error at once, one run per approval).
+
+import pg from 'pg';
+import t from 'tap';
+import { examplePolicy, startAirlock } from '../helpers/airlock.js';
+import { api, cli, ranMessage, send, sendHeld, until } from '../helpers/approval-e2e.js';
+import { requireBuild } from '../helpers/airlock-process.js';
+import { dedicatedRedisDb } from '../helpers/redis-db.js';
+import { requireService } from '../helpers/services.js';
+
+await requireService('postgres');
+requireBuild();
+const redis = await dedicatedRedisDb(9, (fn) => t.teardown(fn));
+
+const policy = examplePolicy(`
+  - name: jit-maintenance
+    resources: [orders]
+    requesters: [engineering]
+    match: { tables: [airlock_jit] }
+    action: require_approval
+    approval: { approvers: [dba], min_approvals: 1, mode: jit, jit: { duration: 4s }, timeout: 10m }
+  - name: retry-writes
+    resources: [orders]
+    match: { tables: [airlock_retry] }
+    action: require_approval
+    hold: retry
+    approval: { approvers: [dba], min_approvals: 1, timeout: 10m }`);
+const airlock = await startAirlock({ policy, config: { instance_id: 'jit-retry', state: { redis } } });
+t.teardown(() => airlock.stop());
+
+const direct = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' });
+await direct.connect();
+t.teardown(() => direct.end());
+await direct.query(`DROP TABLE IF EXISTS airlock_jit; CREATE TABLE airlock_jit (id int);
+  DROP TABLE IF EXISTS airlock_retry; CREATE TABLE airlock_retry (id int, note text);`);
+const ids = async (table: string) => (await direct.query(`SELECT id FROM ${table} ORDER BY id`)).rows.map((r) => r.id as number);
+
+const alice = new pg.Client(airlock.pgConfig('alice@corp.com'));
+await alice.connect();
+t.teardown(() => alice.end());
+const as = (email: string) => ({ email, token: airlock.tokens[email]! });
+const approve = (id: string) => api(airlock.adminUrl, 'POST', `/api/v1/requests/${id}/approve`, as('bob@corp.com'));
+const grants = async () => (await api(airlock.adminUrl, 'GET', '/api/v1/access', as('alice@corp.com'))).body.grants as { id: string; requester: string }[];
+
+t.test('a JIT window lets the requester run matching statements until it expires, then holds again', async (t) => {
+  const opened = await sendHeld(alice, 'INSERT INTO airlock_jit VALUES (1)');
+  t.equal((await approve(opened.id)).body.outcome, 'approved');
+  const first = await opened.result;
+  t.notOk(first instanceof Error, ranMessage(first));
+
+  const inWindow = send(alice, 'INSERT INTO airlock_jit VALUES (2)');
+  t.equal(await inWindow.first, 'ran', 'no hold inside the window');
+  const second = await inWindow.result;
+  t.notOk(second instanceof Error, ranMessage(second));
+  t.same(await ids('airlock_jit'), [1, 2]);
+
+  const listed = await cli(['access', 'list', '--admin', airlock.adminUrl], as('bob@corp.com'));
+  t.equal(listed.code, 0, listed.stderr);
+  t.match(listed.stdout, new RegExp(`jit-${opened.id}\\s+alice@corp\\.com\\s+orders\\s+jit-maintenance\\s+\\S+ ago\\s+in \\d+s\\s+${opened.id}`));
+
+  await until('the window to expire', async () => (await grants()).length === 0, 200, 100);
+  const after = await sendHeld(alice, 'INSERT INTO airlock_jit VALUES (3)');
+  t.not(after.id, opened.id, 'a new request once the window is over');
+  t.same(await ids('airlock_jit'), [1, 2], 'held, not run');
+  t.equal((await approve(after.id)).status, 200);
+  t.notOk((await after.result) instanceof Error);
+  t.same(await ids('airlock_jit'), [1, 2, 3]);
+});
+
+t.test('`airlock access revoke` ends a window at once', async (t) => {
+  await until('the earlier window to expire', async () => (await grants()).length === 0, 200, 100);
+  const opened = await sendHeld(alice, 'INSERT INTO airlock_jit VALUES (10)');
+  await approve(opened.id);
+  t.notOk((await opened.result) instanceof Error);
+  const grantId = `jit-${opened.id}`;
+  t.same((await grants()).map((g) => g.id), [grantId]);
+
+  const revoked = await cli(['access', 'revoke', grantId, '--admin', airlock.adminUrl], as('alice@corp.com'));
+  t.equal(revoked.code, 0, revoked.stderr);
+  t.equal(revoked.stdout, `access window ${grantId} revoked\n`);
+  const listed = await cli(['access', 'list', '--admin', airlock.adminUrl], as('alice@corp.com'));
+  t.equal(listed.stdout, 'no active access windows\n');
+
+  const held = await sendHeld(alice, 'INSERT INTO airlock_jit VALUES (11)');
+  t.pass(`held again as ${held.id}`);
+  await api(airlock.adminUrl, 'POST', `/api/v1/requests/${held.id}/deny`, as('bob@corp.com'), { reason: 'window is over' });
+  t.match(await held.result, { code: '42501', message: /window is over/ });
+  t.same(await ids('airlock_jit'), [1, 2, 3, 10]);
+});
+
+t.test('hold: retry errors at once with the request id; after approval the same statement runs once', async (t) => {
+  const sql = 'INSERT INTO airlock_retry VALUES ($1, $2)';
+  const params = [7, 'retry me'];
+  const first = send(alice, sql, params);
+  t.equal(await first.first, 'ran', 'no NOTICE and no wait: the client gets its answer at once');
+  const refused = (await first.result) as Error & { code?: string };
+  t.equal(refused.code, '55000');
+  const id = /approval request ([a-z0-9]+) is pending; re-send the same statement after it is approved/.exec(refused.message)?.[1];
+  t.ok(id, `the error names the request: ${refused.message}`);
+  t.equal((await api(airlock.adminUrl, 'GET', `/api/v1/requests/${id}`, as('bob@corp.com'))).body.request.state, 'pending');
+  t.same(await ids('airlock_retry'), []);
+
+  const other = send(alice, sql, [8, 'not approved']);
+  t.match(await other.result, { code: '55000' }, 'another statement is held on its own');
+  t.equal((await approve(id!)).body.outcome, 'approved');
+
+  const differentParams = await send(alice, sql, [9, 'different']).result;
+  t.match(differentParams, { code: '55000' }, 'the approval binds to the parameters');
+  const again = await send(alice, sql, params).result;
+  t.notOk(again instanceof Error, ranMessage(again));
+  t.same(await ids('airlock_retry'), [7]);
+  t.equal((await api(airlock.adminUrl, 'GET', `/api/v1/requests/${id}`, as('bob@corp.com'))).body.request.state, 'executed');
+
+  const third = (await send(alice, sql, params).result) as Error & { code?: string };
+  t.equal(third.code, '55000', 'one approval, one run: a third send holds again');
+  t.notMatch(third.message, id!, 'under a new request');
+  t.same(await ids('airlock_retry'), [7]);
+});
