@@ -8,7 +8,8 @@
  * Chain housekeeping (written by the writer itself):
  *   chain.genesis      { segment, key_id, public_key }                  first record of a chain
  *   segment.open       { segment, prev_segment, key_id, public_key }    first record of every later segment
- *   segment.close      { segment, records }                             then a checkpoint ends the segment
+ *   segment.close      { segment, records, recovered? }                 then a checkpoint ends the segment;
+ *                      recovered: true when a crash left it open and the restarted writer closed it
  *   checkpoint         { segment, head_seq, head_hash, key_id, sig }    Ed25519 (signing.ts) over the canonical
  *                      { chain_id, segment, head_seq, head_hash, ts, key_id }; head = the record just before
  *   chain.recovered    { segment, offset, length, discarded_sha256, quarantine }   torn tail cut at open

@@ -19,9 +19,11 @@ export interface AuditFields {
 
 export interface AuditSink {
   /**
-   * Appends one record. sync: true means the promise resolves only after fsync (records that gate a
-   * statement); otherwise it is group-committed. Rejects when the write fails: callers on held or
-   * denied paths must then refuse the statement.
+   * Appends one record. The record is written to the file (it survives the process being killed)
+   * before append returns, so a caller may forward the statement right away without awaiting.
+   * sync: true means the promise resolves only after fsync (records that gate a statement);
+   * otherwise it is group-committed. Rejects when the write fails: callers on held or denied paths
+   * must then refuse the statement.
    */
   append(type: AuditType, fields: AuditFields, opts?: { sync?: boolean }): Promise<void>;
   /** Writes a final checkpoint, flushes, fsyncs and closes. */

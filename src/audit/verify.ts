@@ -18,6 +18,8 @@
  *   `truncated_after_checkpoint`; one naming a record that differs from the chain's is
  *   `checkpoint_head_mismatch`; one whose segment file is gone is `missing_segment`.
  * - chain.recovered records become `torn_tail_recovered` (info: a crash, repaired by design);
+ *   a segment.close marked recovered (a crash left the segment open; the restarted writer closed
+ *   and signed it) becomes `unclosed_segment_recovered` (info);
  *   chain.break records become `chain_break` (error: damage was found and kept).
  */
 
@@ -33,7 +35,7 @@ import { keyIdOf, publicKeyFromPem, verifyCheckpoint } from './signing.js';
 export type FindingType =
   | 'hash_mismatch' | 'prev_hash_mismatch' | 'seq_gap' | 'seq_duplicate' | 'malformed_record'
   | 'bad_signature' | 'checkpoint_head_mismatch' | 'missing_segment' | 'truncated_after_checkpoint'
-  | 'unsigned_tail' | 'missing_checkpoint_log' | 'torn_tail_recovered' | 'chain_break';
+  | 'unsigned_tail' | 'missing_checkpoint_log' | 'torn_tail_recovered' | 'unclosed_segment_recovered' | 'chain_break';
 
 export interface Finding {
   readonly type: FindingType;
@@ -196,6 +198,9 @@ function verifyChain(chainId: string, segments: readonly SegmentFile[], live: bo
       } else if (r.type === 'chain.recovered') {
         add({ type: 'torn_tail_recovered', severity: 'info', segment: String(r.segment ?? seg.name), seq: r.seq, offset: Number(r.offset),
           message: `a torn last line of ${String(r.length)} bytes was cut off after a crash (recorded at seq ${r.seq}, kept in ${String(r.quarantine)})` });
+      } else if (r.type === 'segment.close' && r.recovered === true) {
+        add({ type: 'unclosed_segment_recovered', severity: 'info', segment: String(r.segment ?? seg.name), seq: r.seq,
+          message: `the writer stopped without closing ${String(r.segment ?? seg.name)} (a crash); it was closed and signed at restart (recorded at seq ${r.seq})` });
       } else if (r.type === 'chain.break') {
         add({ type: 'chain_break', severity: 'error', segment: String(r.segment ?? seg.name), seq: r.seq, offset: Number(r.offset),
           message: `the writer found damage at open and started a new segment: ${String(r.reason)}` });

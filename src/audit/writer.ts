@@ -1,8 +1,18 @@
 // The audit writer: one hash chain per instance in append-only JSONL segments, fsynced and signed.
 
-import { promises as fsp } from 'node:fs';
+/*
+ * Every record is written to its segment with write(2) inside append(), in seq order, before append
+ * returns. A record that has reached the page cache survives the death of the process (SIGKILL, a
+ * crash), so a caller that appends and then forwards a statement never runs a statement whose
+ * record a killed airlock lost. Only fdatasync is grouped and asynchronous: append's promise
+ * resolves once the record is durable against power loss too (sync: true asks for that at once,
+ * otherwise it waits up to groupCommitMs for company).
+ */
+
+import fs, { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { AirlockError } from '../errors.js';
 import { formatTimestamp, sealRecord, serializeRecord, type AuditRecord, type ChainHead, EMPTY_HEAD } from './chain.js';
 import { HOUSEKEEPING_TYPES } from './records.js';
@@ -13,6 +23,8 @@ import {
 } from './segments.js';
 import { loadOrCreateSigningKey, signCheckpoint, type SigningKey } from './signing.js';
 import type { AuditFields, AuditSink, AuditType } from './types.js';
+
+const fdatasync = promisify(fs.fdatasync);
 
 export interface AuditWriterMetrics {
   recordsWritten?: (type: AuditType) => void;
@@ -36,7 +48,7 @@ export interface AuditWriterOptions {
   readonly rotateBytes: number;
   readonly rotateAgeMs: number;
   readonly sqlMode?: SqlMode;
-  /** How long a non-sync record may wait for company before its batch is written. */
+  /** How long a non-sync record may wait for company before its batch is fsynced (it is written at once). */
   readonly groupCommitMs?: number;
   readonly onError?: (err: AirlockError) => void;
   readonly metrics?: AuditWriterMetrics;
@@ -45,23 +57,14 @@ export interface AuditWriterOptions {
   readonly clock?: () => Date;
 }
 
-interface RecordItem {
-  readonly kind: 'record';
+/** A record already written to `fd`, waiting for the fdatasync that makes it durable. */
+interface WrittenRecord {
   readonly record: AuditRecord;
   readonly line: string;
+  readonly fd: number;
   readonly resolve: () => void;
   readonly reject: (err: Error) => void;
 }
-
-/** Move writing to another segment file; `seal` makes the one being left read-only. */
-interface SwitchItem {
-  readonly kind: 'switch';
-  readonly name: string;
-  readonly flag: 'a' | 'wx';
-  readonly seal: boolean;
-}
-
-type QueueItem = RecordItem | SwitchItem;
 
 export class AuditWriter implements AuditSink {
   readonly chainId: string;
@@ -70,13 +73,15 @@ export class AuditWriter implements AuditSink {
   readonly #clock: () => Date;
   #head: ChainHead;
   #segment: { name: string; index: number; bytes: number; openedAt: number; records: number };
-  #queue: QueueItem[] = [];
-  #fd: FileHandle | undefined;
+  #fd: number | undefined;
   #fdName: string | undefined;
+  #unsynced: WrittenRecord[] = [];
+  /** Descriptors of segments left behind, closed once what was written to them is durable. */
+  #retired: number[] = [];
   #checkpointLog: FileHandle | undefined;
-  #flushing = false;
-  #flushTimer: NodeJS.Timeout | undefined;
-  #flushImmediate: NodeJS.Immediate | undefined;
+  #syncing = false;
+  #syncTimer: NodeJS.Timeout | undefined;
+  #syncImmediate: NodeJS.Immediate | undefined;
   #checkpointTimer: NodeJS.Timeout | undefined;
   #sinceCheckpoint = 0;
   #healthy = true;
@@ -106,14 +111,14 @@ export class AuditWriter implements AuditSink {
     if (!segments) {
       const chainId = newChainId(opts.instanceId, now);
       writer = new AuditWriter(opts, key, chainId, EMPTY_HEAD, { name: segmentName(chainId, 0), index: 0, bytes: 0 });
-      writer.#queue.push({ kind: 'switch', name: writer.#segment.name, flag: 'wx', seal: false });
+      writer.#switchTo(writer.#segment.name, 'wx', false);
       writer.#enqueueStart('chain.genesis', undefined);
     } else {
       writer = await AuditWriter.#resume(opts, key, scanChainTail(segments));
     }
     await writer.#drain();
     if (!writer.#healthy) {
-      await writer.#fd?.close().catch(() => {});
+      writer.#closeDescriptors();
       throw writer.#failure!;
     }
     await fsp.writeFile(liveMarkerPath(opts.dir, writer.chainId), JSON.stringify({ pid: process.pid, segment: writer.#segment.name }) + '\n');
@@ -138,13 +143,15 @@ export class AuditWriter implements AuditSink {
     const index = reuse ? newest.index : newest.index + 1;
     const writer = new AuditWriter(opts, key, newest.chainId, tail.head, { name: segmentName(newest.chainId, index), index, bytes: 0 });
     if (!reuse && !tail.damage && !tail.closed) {
-      // A crash left the segment unclosed: close and sign it now that its records are known good.
-      writer.#queue.push({ kind: 'switch', name: newest.name, flag: 'a', seal: false });
-      writer.#enqueueSegmentEnd(newest.name, tail.records);
+      // A crash left the segment unclosed: close and sign it now that its records are known good,
+      // saying so, since a clean shutdown would have closed it.
+      writer.#switchTo(newest.name, 'a', false);
+      writer.#enqueueSegmentEnd(newest.name, tail.records, true);
+      opts.logger?.warn({ segment: newest.name, records: tail.records }, 'audit: segment left open by a crash closed at restart');
     } else if (!reuse) {
       await fsp.chmod(newest.path, 0o444);
     }
-    writer.#queue.push({ kind: 'switch', name: writer.#segment.name, flag: reuse ? 'a' : 'wx', seal: true });
+    writer.#switchTo(writer.#segment.name, reuse ? 'a' : 'wx', true);
     const prevSegment = reuse ? (index > 0 ? segmentName(newest.chainId, index - 1) : undefined) : newest.name;
     writer.#enqueueStart(tail.head.seq === 0 ? 'chain.genesis' : 'segment.open', prevSegment);
     if (tail.torn) {
@@ -173,6 +180,7 @@ export class AuditWriter implements AuditSink {
     return this.#segment.name;
   }
 
+  /** The record is in the segment file when this returns; the promise resolves once it is fsynced. */
   append(type: AuditType, fields: AuditFields, opts?: { sync?: boolean }): Promise<void> {
     if (HOUSEKEEPING_TYPES.has(type)) {
       return Promise.reject(new AirlockError('AIRLOCK_ERR_AUDIT_WRITE', `record type ${type} is written by the audit writer only`));
@@ -186,7 +194,7 @@ export class AuditWriter implements AuditSink {
       return Promise.reject(err);
     }
     const now = this.#clock().getTime();
-    if (this.#segment.bytes >= this.#opts.rotateBytes || now - this.#segment.openedAt >= this.#opts.rotateAgeMs) this.#enqueueRotation();
+    if (this.#segment.bytes >= this.#opts.rotateBytes || now - this.#segment.openedAt >= this.#opts.rotateAgeMs) this.#rotate();
     const written = this.#enqueue(type, payload, opts?.sync === true);
     if (this.#sinceCheckpoint >= (this.#opts.checkpointRecords ?? 1000)) void this.checkpoint().catch(() => {});
     return written;
@@ -205,14 +213,13 @@ export class AuditWriter implements AuditSink {
     clearInterval(this.#checkpointTimer);
     if (this.#healthy) {
       // A cleanly closed chain always ends with a checkpoint; verify reports anything after it.
-      this.#enqueueSegmentEnd(this.#segment.name, this.#segment.records);
+      this.#enqueueSegmentEnd(this.#segment.name, this.#segment.records, false);
       await this.#drain();
     }
-    clearTimeout(this.#flushTimer);
-    if (this.#flushImmediate) clearImmediate(this.#flushImmediate);
-    await this.#fd?.close().catch(() => {});
+    clearTimeout(this.#syncTimer);
+    if (this.#syncImmediate) clearImmediate(this.#syncImmediate);
+    this.#closeDescriptors();
     await this.#checkpointLog?.close().catch(() => {});
-    this.#fd = undefined;
     this.#checkpointLog = undefined;
     if (this.#healthy) {
       await fsp.chmod(path.join(this.#opts.dir, this.#segment.name), 0o444);
@@ -228,17 +235,18 @@ export class AuditWriter implements AuditSink {
     }, true).catch(() => {});
   }
 
-  #enqueueSegmentEnd(name: string, records: number): void {
-    void this.#enqueue('segment.close', { segment: name, records: records + 1 }, true).catch(() => {});
+  /** segment.close then a checkpoint; `recovered` marks a segment a crash left open, closed at restart. */
+  #enqueueSegmentEnd(name: string, records: number, recovered: boolean): void {
+    void this.#enqueue('segment.close', { segment: name, records: records + 1, ...(recovered ? { recovered: true } : {}) }, true).catch(() => {});
     void this.#enqueueCheckpoint(name).catch(() => {});
   }
 
-  #enqueueRotation(): void {
-    this.#enqueueSegmentEnd(this.#segment.name, this.#segment.records);
+  #rotate(): void {
+    this.#enqueueSegmentEnd(this.#segment.name, this.#segment.records, false);
     const index = this.#segment.index + 1;
     const prev = this.#segment.name;
     this.#segment = { name: segmentName(this.chainId, index), index, bytes: 0, openedAt: this.#clock().getTime(), records: 0 };
-    this.#queue.push({ kind: 'switch', name: this.#segment.name, flag: 'wx', seal: true });
+    this.#switchTo(this.#segment.name, 'wx', true);
     this.#enqueueStart('segment.open', prev);
   }
 
@@ -253,108 +261,124 @@ export class AuditWriter implements AuditSink {
     return this.#enqueue('checkpoint', { ...payload, sig }, true, ts);
   }
 
-  /** Seals the record now, so seq and prev_hash follow call order, and queues it for the flush loop. */
+  /** Seals the record and writes it now, so seq, prev_hash and file order all follow call order. */
   #enqueue(type: AuditType, payload: Record<string, unknown>, sync: boolean, ts?: string): Promise<void> {
+    if (!this.#healthy) return Promise.reject(this.#failure!);
     let record: AuditRecord;
+    let line: string;
     try {
       record = sealRecord(this.#head, { chain_id: this.chainId, instance: this.#opts.instanceId, type, ts: ts ?? formatTimestamp(this.#clock()) }, payload);
+      line = serializeRecord(record);
     } catch (err) {
       return Promise.reject(err);
     }
-    const line = serializeRecord(record);
+    const fd = this.#fd;
+    try {
+      if (fd === undefined) throw new Error('no segment open');
+      writeFully(fd, Buffer.from(line, 'utf8'));
+    } catch (err) {
+      this.#fail(err);
+      return Promise.reject(this.#failure!);
+    }
     this.#head = { seq: record.seq, hash: record.hash };
     this.#segment.bytes += Buffer.byteLength(line);
     this.#segment.records += 1;
     if (type !== 'checkpoint') this.#sinceCheckpoint += 1;
-    const done = new Promise<void>((resolve, reject) => this.#queue.push({ kind: 'record', record, line, resolve, reject }));
+    const done = new Promise<void>((resolve, reject) => this.#unsynced.push({ record, line, fd, resolve, reject }));
     this.#schedule(sync);
     return done;
   }
 
   #schedule(sync: boolean): void {
-    if (this.#flushing) return; // the running loop picks new items up before it stops
+    if (this.#syncing) return; // the running loop picks new records up before it stops
     if (sync) {
-      clearTimeout(this.#flushTimer);
-      this.#flushTimer = undefined;
-      this.#flushImmediate ??= setImmediate(() => { this.#flushImmediate = undefined; void this.#flush(); });
-    } else if (!this.#flushTimer && !this.#flushImmediate) {
-      this.#flushTimer = setTimeout(() => { this.#flushTimer = undefined; void this.#flush(); }, this.#opts.groupCommitMs ?? 5);
+      clearTimeout(this.#syncTimer);
+      this.#syncTimer = undefined;
+      this.#syncImmediate ??= setImmediate(() => { this.#syncImmediate = undefined; void this.#syncLoop(); });
+    } else if (!this.#syncTimer && !this.#syncImmediate) {
+      this.#syncTimer = setTimeout(() => { this.#syncTimer = undefined; void this.#syncLoop(); }, this.#opts.groupCommitMs ?? 5);
     }
   }
 
-  /** Waits until everything queued so far is written (or has failed). */
+  /** Waits until everything written so far is durable (or has failed). */
   #drain(): Promise<void> {
-    if (this.#queue.length === 0 && !this.#flushing) return Promise.resolve();
+    if (this.#unsynced.length === 0 && !this.#syncing) return Promise.resolve();
     return new Promise<void>((resolve) => {
       this.#drainWaiters.push(resolve);
       this.#schedule(true);
     });
   }
 
-  async #flush(): Promise<void> {
-    if (this.#flushing) return;
-    this.#flushing = true;
-    let batch: RecordItem[] = [];
+  /** One fdatasync covers every record written before it to that file: the group commit. */
+  async #syncLoop(): Promise<void> {
+    if (this.#syncing) return;
+    this.#syncing = true;
+    let batch: WrittenRecord[] = [];
     try {
-      while (this.#queue.length > 0) {
-        const next = this.#queue[0]!;
-        if (next.kind === 'switch') {
-          await this.#switchTo(next);
-          this.#queue.shift();
-          continue;
+      while (this.#unsynced.length > 0 && this.#healthy) {
+        batch = this.#unsynced.splice(0);
+        const started = process.hrtime.bigint();
+        for (const fd of new Set(batch.map((i) => i.fd))) await fdatasync(fd);
+        this.#opts.metrics?.fsyncSeconds?.(Number(process.hrtime.bigint() - started) / 1e9);
+        // checkpoints.log only ever names checkpoints already durable in the chain.
+        const checkpoints = batch.filter((i) => i.record.type === 'checkpoint');
+        if (checkpoints.length > 0) {
+          this.#checkpointLog ??= await fsp.open(path.join(this.#opts.dir, CHECKPOINT_LOG), 'a', 0o644);
+          await this.#checkpointLog.appendFile(checkpoints.map((i) => i.line).join(''), 'utf8');
+          await this.#checkpointLog.datasync();
         }
-        batch = [];
-        while (this.#queue[0]?.kind === 'record') batch.push(this.#queue.shift() as RecordItem);
-        await this.#writeBatch(batch);
         for (const item of batch) {
           item.resolve();
           this.#opts.metrics?.recordsWritten?.(item.record.type);
         }
         batch = [];
+        this.#closeRetired();
       }
     } catch (err) {
       this.#fail(err, batch);
     } finally {
-      this.#flushing = false;
-      if (this.#queue.length === 0) for (const resolve of this.#drainWaiters.splice(0)) resolve();
+      this.#syncing = false;
+      if (this.#unsynced.length === 0) for (const resolve of this.#drainWaiters.splice(0)) resolve();
     }
   }
 
-  async #writeBatch(batch: readonly RecordItem[]): Promise<void> {
-    if (!this.#fd) throw new Error('no segment open');
-    await writeAll(this.#fd, Buffer.from(batch.map((i) => i.line).join(''), 'utf8'));
-    const started = process.hrtime.bigint();
-    await this.#fd.datasync();
-    this.#opts.metrics?.fsyncSeconds?.(Number(process.hrtime.bigint() - started) / 1e9);
-    // checkpoints.log only ever names checkpoints already durable in the chain.
-    const checkpoints = batch.filter((i) => i.record.type === 'checkpoint');
-    if (checkpoints.length > 0) {
-      this.#checkpointLog ??= await fsp.open(path.join(this.#opts.dir, CHECKPOINT_LOG), 'a', 0o644);
-      await writeAll(this.#checkpointLog, Buffer.from(checkpoints.map((i) => i.line).join(''), 'utf8'));
-      await this.#checkpointLog.datasync();
+  /** Writing moves to another segment file; `seal` makes the one being left read-only. */
+  #switchTo(name: string, flag: 'a' | 'wx', seal: boolean): void {
+    try {
+      const fd = fs.openSync(path.join(this.#opts.dir, name), flag, 0o644);
+      syncDir(this.#opts.dir);
+      const previous = this.#fdName;
+      if (this.#fd !== undefined) this.#retired.push(this.#fd);
+      this.#fd = fd;
+      this.#fdName = name;
+      if (seal && previous && previous !== name) fs.chmodSync(path.join(this.#opts.dir, previous), 0o444);
+    } catch (err) {
+      this.#fail(err);
     }
   }
 
-  async #switchTo(item: SwitchItem): Promise<void> {
-    if (this.#fd) {
-      await this.#fd.close();
-      this.#fd = undefined;
-      if (item.seal && this.#fdName) await fsp.chmod(path.join(this.#opts.dir, this.#fdName), 0o444);
-    }
-    this.#fd = await fsp.open(path.join(this.#opts.dir, item.name), item.flag, 0o644);
-    this.#fdName = item.name;
-    await syncDir(this.#opts.dir);
+  #closeRetired(): void {
+    this.#retired = this.#retired.filter((fd) => {
+      if (this.#unsynced.some((i) => i.fd === fd)) return true;
+      closeQuietly(fd);
+      return false;
+    });
   }
 
-  #fail(err: unknown, batch: readonly RecordItem[]): void {
+  #closeDescriptors(): void {
+    for (const fd of this.#retired.splice(0)) closeQuietly(fd);
+    if (this.#fd !== undefined) closeQuietly(this.#fd);
+    this.#fd = undefined;
+  }
+
+  #fail(err: unknown, batch: readonly WrittenRecord[] = []): void {
     const failure = err instanceof AirlockError ? err
       : new AirlockError('AIRLOCK_ERR_AUDIT_WRITE', `audit write failed: ${(err as Error).message}`, { cause: err });
     const first = this.#healthy;
     this.#healthy = false;
-    this.#failure = failure;
-    const pending = [...batch, ...this.#queue.filter((i): i is RecordItem => i.kind === 'record')];
-    this.#queue = [];
-    for (const item of pending) item.reject(failure);
+    this.#failure ??= failure;
+    const pending = [...batch, ...this.#unsynced.splice(0)];
+    for (const item of pending) item.reject(this.#failure);
     this.#opts.metrics?.writeFailures?.();
     if (first) {
       // Fail closed: from now on every append rejects, so gated statements are refused until restart.
@@ -371,26 +395,27 @@ export class AuditWriter implements AuditSink {
   }
 }
 
-async function writeAll(fd: FileHandle, bytes: Buffer): Promise<void> {
+function writeFully(fd: number, bytes: Buffer): void {
   let offset = 0;
-  while (offset < bytes.length) {
-    const { bytesWritten } = await fd.write(bytes, offset, bytes.length - offset);
-    offset += bytesWritten;
-  }
+  while (offset < bytes.length) offset += fs.writeSync(fd, bytes, offset, bytes.length - offset);
+}
+
+function closeQuietly(fd: number): void {
+  try { fs.closeSync(fd); } catch { /* already closed or never usable: nothing left to flush */ }
 }
 
 async function writeDurably(file: string, bytes: Buffer): Promise<void> {
   const fh = await fsp.open(file, 'wx', 0o444);
   try {
-    await writeAll(fh, bytes);
+    await fh.writeFile(bytes);
     await fh.sync();
   } finally {
     await fh.close();
   }
 }
 
-/** fsync the directory so a newly created segment survives a power loss. */
-async function syncDir(dir: string): Promise<void> {
-  const fh = await fsp.open(dir, 'r');
-  try { await fh.sync(); } finally { await fh.close(); }
+/** fsync the directory so a newly created segment survives a power loss (rare: at open and rotation). */
+function syncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try { fs.fsyncSync(fd); } finally { fs.closeSync(fd); }
 }

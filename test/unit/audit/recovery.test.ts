@@ -34,7 +34,8 @@ t.test('a torn last line is cut off, kept aside and recorded; verify passes', as
   t.equal(fs.readFileSync(path.join(dir, recovered.quarantine as string), 'utf8'), torn);
   const report = verifyAuditDir(dir);
   t.equal(verifyExitCode(report), 0);
-  t.match(report.findings, [{ type: 'torn_tail_recovered', severity: 'info', offset: size }]);
+  t.match(report.findings.find((f) => f.type === 'torn_tail_recovered'), { severity: 'info', offset: size });
+  t.same(report.findings.map((f) => f.type).sort(), ['torn_tail_recovered', 'unclosed_segment_recovered'], 'the cut and the late close, both info');
 });
 
 t.test('an unparsable last complete line is treated as torn', async (t) => {
@@ -120,4 +121,20 @@ t.test('a kill right after creating a new segment (empty file) reuses it', async
   t.equal(readRecords(segs.at(-1)!)[0]!.type, 'segment.open');
   t.equal(readRecords(segs.at(-1)!)[0]!.prev_segment, path.basename(segs.at(-2)!));
   t.equal(verifyExitCode(verifyAuditDir(dir)), 0);
+});
+
+t.test('a segment a kill left open with whole lines is closed at restart, marked recovered, and verify says so', async (t) => {
+  const root = t.testdir();
+  const dir = path.join(root, 'b');
+  await liveSnapshot(path.join(root, 'a'), dir, {}, 7);
+  const seg = segmentPaths(dir)[0]!;
+  const w = await openWriter(dir);
+  await w.close();
+  const close = readRecords(seg).find((r) => r.type === 'segment.close')!;
+  t.match(close, { segment: path.basename(seg), records: 9, recovered: true });
+  const report = verifyAuditDir(dir);
+  t.equal(verifyExitCode(report), 0);
+  t.match(report.findings, [{ type: 'unclosed_segment_recovered', severity: 'info', segment: path.basename(seg), seq: close.seq }]);
+  // A clean close is not a recovery.
+  t.notOk(readRecords(segmentPaths(dir)[1]!).some((r) => r.type === 'segment.close' && r.recovered !== undefined));
 });

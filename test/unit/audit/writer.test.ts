@@ -143,3 +143,22 @@ t.test('checkpoints every N records and on the interval; the key is made once, 0
 t.test('an instance id that is not a safe file name is refused', async (t) => {
   await t.rejects(openWriter(t.testdir(), { instanceId: '../etc' }), { code: 'AIRLOCK_ERR_CONFIG' });
 });
+
+t.test('a record is in its segment file when append returns, before its group commit: a SIGKILL then cannot lose it', async (t) => {
+  const dir = t.testdir();
+  const w = await openWriter(dir, { groupCommitMs: 60_000, rotateBytes: 1500 });
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < 12; i++) {
+    // The relay forwards the statement right after this call returns, without awaiting it.
+    pending.push(w.append('statement.decided', { session_id: 's', sql: `insert into t values (${i})` }));
+    const onDisk = segmentPaths(dir).flatMap(readRecords).filter((r) => r.type === 'statement.decided').map((r) => r.sql);
+    t.equal(onDisk.at(-1), `insert into t values (${i})`, `record ${i} is in the file already`);
+  }
+  let settled = false;
+  void Promise.all(pending).then(() => { settled = true; });
+  await new Promise((resolve) => setImmediate(resolve));
+  t.equal(settled, false, 'non-sync appends still wait for their group commit');
+  await w.close();
+  t.equal(settled, true, 'close makes them durable');
+  t.equal(verifyAuditDir(dir).intact, true);
+});
