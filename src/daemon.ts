@@ -19,7 +19,7 @@ import { ConnectionLimits } from './listener/limits.js';
 import { PgListener } from './listener/pg-listener.js';
 import type { Logger } from './log.js';
 import { registerHealthRoutes } from './metrics/health.js';
-import { Metrics } from './metrics/registry.js';
+import { Metrics, type AuthFailureReason } from './metrics/registry.js';
 import { evaluate } from './policy/evaluate.js';
 import { loadPolicy } from './policy/load.js';
 import type { Policy } from './policy/types.js';
@@ -197,7 +197,7 @@ export class Daemon {
         metrics.connectionsTotal.inc({ protocol, resource: metrics.resourceLabel(resource) });
       },
       connectionClosed: (protocol: 'postgres' | 'mysql', resource: string) => metrics.connectionsOpen.dec({ protocol, resource: metrics.resourceLabel(resource) }),
-      authFailed: (protocol: 'postgres' | 'mysql', reason: string) => metrics.authFailures.inc({ protocol, reason }),
+      authFailed: (protocol: 'postgres' | 'mysql', reason: AuthFailureReason) => metrics.authFailures.inc({ protocol, reason }),
       upstreamConnectFailed: (protocol: 'postgres' | 'mysql', resource: string) => metrics.upstreamConnectErrors.inc({ protocol, resource: metrics.resourceLabel(resource) }),
     };
     const relayObserver = {

@@ -2,11 +2,14 @@
 
 export type Admission = { ok: true; release: () => void } | { ok: false; message: string };
 
+/** Every configured limit a connection can run into (the metric's `limit` label values). */
+export type LimitName = 'max_connections' | 'max_connections_per_user' | 'auth_timeout' | 'idle_timeout' | 'max_message_bytes';
+
 export class ConnectionLimits {
   private total = 0;
   private readonly perUser = new Map<string, number>();
 
-  constructor(private readonly opts: { maxConnections: number; maxPerUser: number; onLimit?: (limit: 'max_connections' | 'max_connections_per_user') => void }) {}
+  constructor(private readonly opts: { maxConnections: number; maxPerUser: number; onLimit?: (limit: LimitName) => void }) {}
 
   admit(): Admission {
     if (this.total >= this.opts.maxConnections) {
@@ -33,6 +36,11 @@ export class ConnectionLimits {
         else this.perUser.set(key, left);
       }),
     };
+  }
+
+  /** A limit enforced elsewhere (timeouts, message size) was hit: counted with the others. */
+  noteLimit(limit: LimitName): void {
+    this.opts.onLimit?.(limit);
   }
 
   get open(): number {

@@ -29,6 +29,7 @@ import { SessionText } from '../protocol/mysql/session-text.js';
 import { PacketSocketReader } from '../protocol/mysql/socket-reader.js';
 import type { SessionIdentity, StatementGate } from '../session/gate.js';
 import { connectUpstreamMysql, killUpstream, probeMysqlServer, type MysqlUpstream } from '../upstream/mysql-connect.js';
+import type { AuthFailureReason } from '../metrics/registry.js';
 import type { ConnectionLimits } from './limits.js';
 
 export interface MysqlListenerLog {
@@ -41,7 +42,8 @@ export interface MysqlListenerLog {
 export interface MysqlListenerMetrics {
   connectionOpened(protocol: 'mysql', resource: string): void;
   connectionClosed(protocol: 'mysql', resource: string): void;
-  authFailed(protocol: 'mysql', reason: string): void;
+  /** reason is one of the metric's bounded label values (docs/metrics.md). */
+  authFailed(protocol: 'mysql', reason: AuthFailureReason): void;
   upstreamConnectFailed(protocol: 'mysql', resource: string): void;
 }
 
@@ -220,13 +222,12 @@ export class MysqlListener {
       rsa: this.rsa,
     });
     if (!result.ok) {
-      this.deps.metrics?.authFailed('mysql', 'bad_credentials');
+      this.deps.metrics?.authFailed('mysql', !user ? 'unknown_user' : user.disabled ? 'disabled_user' : 'bad_credentials');
       hs.log.info({ client: hs.remote, reason: result.reason }, 'authentication failed');
       throw accessDenied(response.user, hs.remote);
     }
     const perUser = this.deps.limits.admitUser(result.user.email);
     if (!perUser.ok) {
-      this.deps.metrics?.authFailed('mysql', 'limit');
       throw new ClientError({ sqlstate: '08004', mysqlErrno: 1040, message: perUser.message, fatal: true });
     }
     hs.socket.once('close', perUser.release);

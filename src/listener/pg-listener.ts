@@ -17,6 +17,7 @@ import { authFailedError, ScramServerExchange, tlsServerEndPoint } from '../prot
 import type { StatementGate } from '../session/gate.js';
 import { connectUpstreamPg, sendCancelRequest } from '../upstream/pg-connect.js';
 import { StartupFrameReader } from './frame-reader.js';
+import type { AuthFailureReason } from '../metrics/registry.js';
 import type { ConnectionLimits } from './limits.js';
 
 export interface ListenerLog {
@@ -29,7 +30,8 @@ export interface ListenerLog {
 export interface PgListenerMetrics {
   connectionOpened(protocol: 'postgres', resource: string): void;
   connectionClosed(protocol: 'postgres', resource: string): void;
-  authFailed(protocol: 'postgres', reason: string): void;
+  /** reason is one of the metric's bounded label values (docs/metrics.md). */
+  authFailed(protocol: 'postgres', reason: AuthFailureReason): void;
   upstreamConnectFailed(protocol: 'postgres', resource: string): void;
 }
 
@@ -126,6 +128,8 @@ export class PgListener {
     this.startup(socket, sessionId, remote, log, release).catch((err) => {
       release();
       if (err instanceof ClientError) {
+        if (err.sqlstate === '54000') this.deps.limits.noteLimit('max_message_bytes');
+        else if (err.sqlstate === '08P01') this.deps.metrics?.authFailed('postgres', 'protocol_error');
         if (!socket.destroyed) socket.end(msg.errorResponse({ severity: 'FATAL', sqlstate: err.sqlstate, message: err.message, hint: err.hint }));
         log.info({ sqlstate: err.sqlstate, client: remote }, 'connection refused');
       } else {
@@ -142,6 +146,8 @@ export class PgListener {
     let current: net.Socket = socket;
     let tlsActive = false;
     const timer = setTimeout(() => {
+      this.deps.limits.noteLimit('auth_timeout');
+      this.deps.metrics?.authFailed('postgres', 'timeout');
       current.end(msg.errorResponse({ severity: 'FATAL', sqlstate: '08006', message: 'airlock: authentication timed out (limits.auth_timeout)' }));
       current.destroy();
     }, config.limits.auth_timeout_ms);
@@ -212,22 +218,25 @@ export class PgListener {
     const dataLen = initial.readInt32BE(mechEnd + 1);
     const clientFirst = dataLen < 0 ? Buffer.alloc(0) : initial.subarray(mechEnd + 5, mechEnd + 5 + dataLen);
     const started = scram.start(clientFirst, mechanism);
-    if ('error' in started) throw started.error;
+    if ('error' in started) {
+      metrics?.authFailed('postgres', scram.mechanisms().includes(mechanism) ? 'protocol_error' : 'unsupported_method');
+      throw started.error;
+    }
     socket.write(msg.authenticationSaslContinue(started.serverFirst));
     const final = scram.finish(await this.expectPassword(reader));
     if (!final.ok || !usable) {
-      metrics?.authFailed('postgres', 'bad_credentials');
+      metrics?.authFailed('postgres', !user ? 'unknown_user' : user.disabled ? 'disabled_user' : 'bad_credentials');
       ctx.log.info({ client: ctx.remote, reason: final.ok ? 'unknown or disabled user' : final.reason }, 'authentication failed');
       throw authFailedError(email);
     }
     socket.write(msg.authenticationSaslFinal(final.serverFinal));
     const resource = this.deps.policy().resources.get(database);
     if (!resource || resource.protocol !== 'postgres') {
+      metrics?.authFailed('postgres', 'unknown_resource');
       throw new ClientError({ sqlstate: '3D000', mysqlErrno: 1049, message: `database "${database}" does not exist`, hint: 'The database name is the name of a postgres resource in the airlock policy.', fatal: true });
     }
     const perUser = this.deps.limits.admitUser(usable.email);
     if (!perUser.ok) {
-      metrics?.authFailed('postgres', 'limit');
       throw new ClientError({ sqlstate: '53300', mysqlErrno: 1040, message: perUser.message, fatal: true });
     }
     socket.once('close', perUser.release);
@@ -325,6 +334,7 @@ export class PgListener {
       log: ctx.log,
       onClose: (reason) => {
         this.sessions.delete(pid);
+        if (reason === 'client error 54000') this.deps.limits.noteLimit('max_message_bytes');
         metrics?.connectionClosed('postgres', resource.name);
         audit
           .append('session.end', { session_id: ctx.sessionId, requester: user.email, resource: resource.name, duration_ms: Date.now() - startedAt, reason })
@@ -337,7 +347,9 @@ export class PgListener {
     relay.start();
     if (config.limits.idle_timeout_ms > 0) {
       socket.setTimeout(config.limits.idle_timeout_ms, () => {
-        if (relay.holding) return;
+        // A held or running statement is not idleness (PostgreSQL's idle_session_timeout agrees).
+        if (relay.holding || relay.busy) return;
+        this.deps.limits.noteLimit('idle_timeout');
         relay.terminate(new ClientError({ sqlstate: '57P05', mysqlErrno: 4031, message: 'airlock: terminating connection due to idle timeout (limits.idle_timeout)', fatal: true }));
       });
     }
