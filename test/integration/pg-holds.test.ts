@@ -9,6 +9,8 @@ import { start, run } from '../helpers/processes.js';
 import { requireService } from '../helpers/services.js';
 
 await requireService('postgres');
+const airlockBin = new URL('../../bin/airlock', import.meta.url).pathname;
+if (!fs.existsSync(new URL('../../dist/main.js', import.meta.url))) throw new Error('dist/ is missing: run `npm run build` (npm test does it first)');
 
 // A rule with a short timeout for the expiry case, bound to a table of its own.
 const policy = examplePolicy(`
@@ -56,7 +58,12 @@ t.test('a held DELETE waits with a NOTICE, then runs once approved', async (t) =
   const req = await bob().get(id);
   t.equal(req?.state, 'pending');
   t.equal(req?.sql, 'DELETE FROM airlock_holds WHERE id <= 3');
-  await bob().approve(id, userRecord('bob@corp.com'), 'cli');
+  // The approver uses the real CLI against the admin API.
+  const cli = await run('node', [airlockBin, 'approvals', 'approve', id], {
+    env: { AIRLOCK_ADMIN_URL: airlock.adminUrl, AIRLOCK_USER: 'bob@corp.com', AIRLOCK_TOKEN: airlock.tokens['bob@corp.com']! },
+  });
+  t.equal(cli.code, 0, cli.stderr);
+  t.match(cli.stdout, /approved/);
   const r = await p.done;
   t.equal(r.code, 0, r.stderr);
   t.match(r.stdout, /DELETE 3/);
@@ -152,4 +159,53 @@ t.test('\\copy out (bob: no rule applies) and \\copy in (alice: held, approved) 
   t.equal(r2.code, 0, r2.stderr);
   t.match(r2.stdout, /COPY 500/);
   t.equal((await direct.query('SELECT count(*)::int AS n FROM airlock_holds WHERE id >= 1000')).rows[0].n, 500);
+});
+
+t.test('a prepared statement run with different parameters needs an approval per run', async (t) => {
+  const c = new pg.Client(airlock.pgConfig('alice@corp.com'));
+  await c.connect();
+  const notices: string[] = [];
+  c.on('notice', (n) => notices.push(n.message ?? ''));
+  const nextId = async () => {
+    for (let i = 0; i < 400; i++) {
+      const m = notices.length ? /request (\w+)/.exec(notices.shift()!) : null;
+      if (m) return m[1]!;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error('no hold notice');
+  };
+  const ins = (id: number) => c.query({ name: 'ins-note', text: 'INSERT INTO airlock_holds VALUES ($1, $2)', values: [id, `prepared ${id}`] });
+  const first = ins(201);
+  const id1 = await nextId();
+  t.same((await bob().get(id1))?.params, ['201', 'prepared 201']);
+  await bob().approve(id1, userRecord('bob@corp.com'), 'cli');
+  await first;
+  const second = ins(202).then(() => null, (e: { code: string }) => e);
+  const id2 = await nextId();
+  t.not(id2, id1, 'a new request for the new values');
+  t.same((await bob().get(id2))?.params, ['202', 'prepared 202']);
+  await bob().deny(id2, userRecord('dave@corp.com'), 'one is enough', 'cli');
+  t.match(await second, { code: '42501' });
+  t.same((await direct.query('SELECT id FROM airlock_holds WHERE id IN (201, 202) ORDER BY id')).rows, [{ id: 201 }]);
+  await c.end();
+});
+
+t.test('what the client sends behind a held statement waits, then runs in order', async (t) => {
+  const { connectWire, fe, tags } = await import('../helpers/pg-wire.js');
+  const c = await connectWire({ port: airlock.pgPort, user: 'alice@corp.com', password: airlock.tokens['alice@corp.com']!, database: 'orders' });
+  await c.send(Buffer.concat([fe.query('DELETE FROM airlock_holds WHERE id = 1000'), fe.query('SELECT 7')]));
+  let id: string | undefined;
+  for (let i = 0; i < 200 && !id; i++) {
+    id = (await bob().list({ states: ['pending'] }))[0]?.id;
+    if (!id) await new Promise((r) => setTimeout(r, 25));
+  }
+  t.ok(id, 'held');
+  await new Promise((r) => setTimeout(r, 200));
+  t.equal((await direct.query('SELECT count(*)::int AS n FROM airlock_holds WHERE id = 1000')).rows[0].n, 1, 'nothing ran while held');
+  await bob().approve(id!, userRecord('bob@corp.com'), 'cli');
+  const first = await c.untilReady();
+  t.equal(tags(first), 'NCZ', 'the NOTICE, then DELETE 1');
+  const second = await c.untilReady();
+  t.equal(tags(second), 'TDCZ', 'then the queued SELECT');
+  c.close();
 });
