@@ -33,9 +33,18 @@ export function register(program: Command): void {
 }
 
 export function describeStartError(err: unknown): string {
-  if (err instanceof AirlockError) return err.message;
+  if (err instanceof AirlockError) return withFileFix(err.message);
   const e = err as NodeJS.ErrnoException;
   if (e?.code === 'ENOENT') return `${e.message}. Fix: check the path in the config (or pass --config)`;
   if (e?.code === 'EACCES') return `${e.message}. Fix: give the airlock user access to that path`;
   return (err as Error)?.message ?? String(err);
+}
+
+/** File problems come as file:line: reason lines; a file that cannot be read at all also needs the fix. */
+function withFileFix(message: string): string {
+  if (/cannot read file: ENOENT/.test(message)) {
+    return `${message}\nFix: create the file (users.yaml: airlock users add; policy: airlock policy check) or correct its path in the config`;
+  }
+  if (/cannot read file: EACCES/.test(message)) return `${message}\nFix: let the user airlock runs as read the file`;
+  return message;
 }
