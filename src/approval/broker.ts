@@ -19,6 +19,11 @@ export interface ApprovalBrokerOptions {
   readonly instanceId: string;
   /** A holder that stops renewing for this long has its pending requests abandoned. */
   readonly leaseMs: number;
+  /**
+   * How long held clients keep waiting while the store is unreachable before they are told (57P03).
+   * Default: the lease, at most 5 s. Past the lease, other replicas would abandon the request anyway.
+   */
+  readonly storeGraceMs?: number;
   readonly log: Logger;
   readonly metrics?: ApprovalMetrics;
   readonly notifiers?: readonly ApprovalNotifier[];
@@ -43,6 +48,10 @@ export class ApprovalBroker {
   private readonly unsubscribe: () => void;
   private readonly sweeper: NodeJS.Timeout;
   private sweeping = false;
+  /** When this instance first saw the store unreachable in the current outage. */
+  private storeDownSince: number | undefined;
+  /** Requests whose clients were told the store is gone: cancelled once it is back, so nothing runs for them later. */
+  private readonly givenUp = new Set<string>();
 
   constructor(private readonly opts: ApprovalBrokerOptions) {
     this.store = opts.store;
@@ -258,10 +267,16 @@ export class ApprovalBroker {
 
   /** One pass of lease renewal, missed-message re-check, abandonment and cross-replica expiry. */
   async sweep(): Promise<void> {
-    if (this.sweeping || !this.store.available) return;
+    if (this.sweeping) return;
+    if (!this.store.available) return this.releaseWaitersAfterGrace(Date.now());
+    this.storeDownSince = undefined;
     this.sweeping = true;
     try {
       const now = Date.now();
+      for (const id of [...this.givenUp]) {
+        const outcome = await this.finishAs(id, 'cancelled', 'the approval store was unreachable while the statement waited');
+        if (outcome.verdict !== 'unavailable' || this.store.available) this.givenUp.delete(id);
+      }
       const held = [...this.waiters.keys()];
       await this.store.renewLeases(this.opts.instanceId, held, now + this.opts.leaseMs);
       for (const id of held) {
@@ -280,6 +295,20 @@ export class ApprovalBroker {
       this.log.debug({ err: messageOf(err) }, 'approval sweep failed');
     } finally {
       this.sweeping = false;
+    }
+  }
+
+  /**
+   * A short outage is waited out (the reconnect re-check catches missed decisions); a longer one would
+   * leave clients hanging on a request they cannot get, so they are told, and their requests cancelled later.
+   */
+  private releaseWaitersAfterGrace(now: number): void {
+    this.storeDownSince ??= now;
+    const graceMs = this.opts.storeGraceMs ?? Math.min(this.opts.leaseMs, 5000);
+    if (now - this.storeDownSince < graceMs) return;
+    for (const [id, set] of [...this.waiters]) {
+      this.givenUp.add(id);
+      for (const waiter of [...set]) waiter.settle({ verdict: 'unavailable', message: `unreachable for more than ${graceMs} ms while request ${id} waited; the statement did not run` });
     }
   }
 
