@@ -125,7 +125,11 @@ t.test('a replica that dies leaves its pending requests abandoned for good', asy
   void dying.broker.wait(req.id, new AbortController().signal);
   await dying.broker.close(); // stops renewing: the lease (3 s) runs out
   await until('the lease to run out', () => Date.now() > req.lease_until + 10);
-  await survivor.broker.sweep();
+  // sweep() returns at once while the survivor's own periodic sweep (which may predate the lease end) runs: retry.
+  for (let i = 0; i < 100 && (await survivor.store.get(req.id))?.state !== 'abandoned'; i++) {
+    await survivor.broker.sweep();
+    await new Promise((r) => setTimeout(r, 20));
+  }
   t.equal((await survivor.store.get(req.id))?.state, 'abandoned');
   await t.rejects(survivor.broker.approve(req.id, person('bob@corp.com'), 'cli'), { code: 'AIRLOCK_ERR_CONFLICT' }, 'it can never run later');
 });
