@@ -19,7 +19,11 @@ export interface Running {
 }
 
 export function start(cmd: string, args: readonly string[], opts: { env?: Record<string, string>; input?: string | Buffer; cwd?: string } = {}): Running {
-  const child = spawn(cmd, args, { env: { ...process.env, ...opts.env }, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  // tap's TypeScript loader hooks travel in NODE_OPTIONS; a child runs as a user would, without them.
+  const env: Record<string, string | undefined> = { ...process.env, ...opts.env };
+  delete env.NODE_OPTIONS;
+  for (const key of Object.keys(env)) if (key.startsWith('TAP')) delete env[key];
+  const child = spawn(cmd, args, { env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   const watchers: { pattern: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
@@ -71,4 +75,14 @@ export function start(cmd: string, args: readonly string[], opts: { env?: Record
 
 export function run(cmd: string, args: readonly string[], opts: { env?: Record<string, string>; input?: string | Buffer; cwd?: string } = {}): Promise<Finished> {
   return start(cmd, args, opts).done;
+}
+
+/**
+ * The built CLI entry. Tests run dist/main.js rather than bin/airlock: tap's process tracking
+ * re-injects a CommonJS require hook into children, which cannot load the extensionless ESM bin.
+ */
+export const AIRLOCK_CLI = new URL('../../dist/main.js', import.meta.url).pathname;
+
+export function airlockCli(args: readonly string[], opts: { env?: Record<string, string>; input?: string | Buffer; cwd?: string } = {}): Running {
+  return start(process.execPath, [AIRLOCK_CLI, ...args], opts);
 }

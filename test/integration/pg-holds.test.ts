@@ -5,11 +5,10 @@ import path from 'node:path';
 import pg from 'pg';
 import t from 'tap';
 import { examplePolicy, startAirlock } from '../helpers/airlock.js';
-import { start, run } from '../helpers/processes.js';
+import { airlockCli, start, run } from '../helpers/processes.js';
 import { requireService } from '../helpers/services.js';
 
 await requireService('postgres');
-const airlockBin = new URL('../../bin/airlock', import.meta.url).pathname;
 if (!fs.existsSync(new URL('../../dist/main.js', import.meta.url))) throw new Error('dist/ is missing: run `npm run build` (npm test does it first)');
 
 // A rule with a short timeout for the expiry case, bound to a table of its own.
@@ -59,9 +58,9 @@ t.test('a held DELETE waits with a NOTICE, then runs once approved', async (t) =
   t.equal(req?.state, 'pending');
   t.equal(req?.sql, 'DELETE FROM airlock_holds WHERE id <= 3');
   // The approver uses the real CLI against the admin API.
-  const cli = await run('node', [airlockBin, 'approvals', 'approve', id], {
+  const cli = await airlockCli(['approvals', 'approve', id], {
     env: { AIRLOCK_ADMIN_URL: airlock.adminUrl, AIRLOCK_USER: 'bob@corp.com', AIRLOCK_TOKEN: airlock.tokens['bob@corp.com']! },
-  });
+  }).done;
   t.equal(cli.code, 0, cli.stderr);
   t.match(cli.stdout, /approved/);
   const r = await p.done;
@@ -196,7 +195,7 @@ t.test('what the client sends behind a held statement waits, then runs in order'
   await c.send(Buffer.concat([fe.query('DELETE FROM airlock_holds WHERE id = 1000'), fe.query('SELECT 7')]));
   let id: string | undefined;
   for (let i = 0; i < 200 && !id; i++) {
-    id = (await bob().list({ states: ['pending'] }))[0]?.id;
+    id = (await bob().list({ states: ['pending'] })).find((r) => r.sql === 'DELETE FROM airlock_holds WHERE id = 1000')?.id;
     if (!id) await new Promise((r) => setTimeout(r, 25));
   }
   t.ok(id, 'held');
