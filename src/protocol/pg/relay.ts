@@ -270,7 +270,7 @@ export class PgRelay {
 
   private handleQuery(frame: PgFrame): Promise<void> | void {
     const sql = decodeQuery(frame.body);
-    const verdict = this.o.gate.judge(this.o.session, sql, this.classifyContext());
+    const verdict = this.judge(sql);
     if (verdict.decision.action === 'allow') {
       this.recordAllowed(sql, [], verdict);
       this.tracker.expect(FrontendCode.Query, this.outcomeRecorder(undefined));
@@ -290,7 +290,7 @@ export class PgRelay {
     const statements = this.batchStatements;
     this.batch = [];
     this.batchStatements = [];
-    const verdicts = statements.map((s) => this.o.gate.judge(this.o.session, s.sql, this.classifyContext()));
+    const verdicts = statements.map((s) => this.judge(s.sql));
     statements.forEach((s, i) => {
       if (s.portal?.cleared) verdicts[i] = { ...verdicts[i]!, decision: { ...verdicts[i]!.decision, action: 'allow', reason: 'portal already approved' } };
     });
@@ -409,6 +409,13 @@ export class PgRelay {
 
   private writeClient(buf: Buffer): void {
     if (!this.closed) this.o.client.write(buf);
+  }
+
+  private judge(sql: string): Verdict {
+    const verdict = this.o.gate.judge(this.o.session, sql, this.classifyContext());
+    // The logger drops `sql` above debug: statement text is personal data operators rarely need.
+    this.o.log.debug({ sql, decision: verdict.decision.action, rule: verdict.decision.rule?.name ?? null }, 'statement decided');
+    return verdict;
   }
 
   private classifyContext() {
