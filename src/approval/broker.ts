@@ -52,6 +52,12 @@ export class ApprovalBroker {
   private storeDownSince: number | undefined;
   /** Requests whose clients were told the store is gone: cancelled once it is back, so nothing runs for them later. */
   private readonly givenUp = new Set<string>();
+  /**
+   * Decisions this instance is taking and recording. The store announces a transition before its
+   * audit records are written; a waiter here is released only after them, so an approved statement
+   * never runs ahead of the record that approved it.
+   */
+  private readonly decisionsInFlight = new Map<string, Set<Promise<void>>>();
 
   constructor(private readonly opts: ApprovalBrokerOptions) {
     this.store = opts.store;
@@ -201,6 +207,10 @@ export class ApprovalBroker {
   }
 
   async approve(id: string, actor: UserRecord, via: DecisionVia): Promise<DecisionResult> {
+    return this.deciding(id, () => this.approveNow(id, actor, via));
+  }
+
+  private async approveNow(id: string, actor: UserRecord, via: DecisionVia): Promise<DecisionResult> {
     const req = await this.pendingRequest(id);
     const groups = approvalGroups(actor, req);
     const outcome = await this.deciderCall(() => this.store.approve(id, { by: actor.email, groups, at: Date.now(), via }));
@@ -216,6 +226,10 @@ export class ApprovalBroker {
   }
 
   async deny(id: string, actor: UserRecord, reason: string, via: DecisionVia): Promise<DecisionResult> {
+    return this.deciding(id, () => this.denyNow(id, actor, reason, via));
+  }
+
+  private async denyNow(id: string, actor: UserRecord, reason: string, via: DecisionVia): Promise<DecisionResult> {
     const req = await this.pendingRequest(id);
     const groups = denialGroups(actor, req);
     const text = reason.trim() || `denied by ${actor.email}`;
@@ -227,6 +241,10 @@ export class ApprovalBroker {
   }
 
   async force(id: string, actor: UserRecord, reason: string, via: DecisionVia): Promise<DecisionResult> {
+    return this.deciding(id, () => this.forceNow(id, actor, reason, via));
+  }
+
+  private async forceNow(id: string, actor: UserRecord, reason: string, via: DecisionVia): Promise<DecisionResult> {
     const req = await this.pendingRequest(id);
     const groups = forceGroups(actor, req, reason);
     const outcome = await this.deciderCall(() => this.store.force(id, { by: actor.email, groups, at: Date.now(), via, reason: reason.trim() }));
@@ -326,7 +344,26 @@ export class ApprovalBroker {
 
   private onChange(req: ApprovalRequest): void {
     if (!FINAL_STATES.has(req.state)) return;
-    for (const waiter of [...(this.waiters.get(req.id) ?? [])]) waiter.settle(outcomeOf(req));
+    const inFlight = this.decisionsInFlight.get(req.id);
+    const settle = () => { for (const waiter of [...(this.waiters.get(req.id) ?? [])]) waiter.settle(outcomeOf(req)); };
+    if (inFlight) void Promise.all(inFlight).then(settle);
+    else settle();
+  }
+
+  /** Runs a decision; waiters this instance releases for the request wait until it has finished recording. */
+  private async deciding<T>(id: string, decide: () => Promise<T>): Promise<T> {
+    let finished!: () => void;
+    const done = new Promise<void>((resolve) => { finished = resolve; });
+    const set = this.decisionsInFlight.get(id) ?? new Set<Promise<void>>();
+    set.add(done);
+    this.decisionsInFlight.set(id, set);
+    try {
+      return await decide();
+    } finally {
+      set.delete(done);
+      if (set.size === 0 && this.decisionsInFlight.get(id) === set) this.decisionsInFlight.delete(id);
+      finished();
+    }
   }
 
   private async expire(id: string): Promise<HoldOutcome> {

@@ -205,3 +205,32 @@ t.test('sweep: abandoned and overdue requests of other replicas', async (t) => {
   await broker.deny(mine.id, person('bob@corp.com'), 'no', 'cli');
   t.match(await waiting, { verdict: 'denied' });
 });
+
+t.test('a waiter is released only after the decision records are written, however slow the fsync', async (t) => {
+  // The store announces the transition at once; the audit write that follows takes a while, like an fsync.
+  class SlowAudit extends MemoryAudit {
+    override async append(type: Parameters<MemoryAudit['append']>[0], fields: Parameters<MemoryAudit['append']>[1], opts?: { sync?: boolean }): Promise<void> {
+      if (type !== 'request.held') await new Promise((resolve) => setTimeout(resolve, 20));
+      return super.append(type, fields, opts);
+    }
+  }
+  const store = new MemoryApprovalStore();
+  const audit = new SlowAudit();
+  const broker = new ApprovalBroker({ store, users: () => users, audit, instanceId: 'replica-a', leaseMs: 60_000, log: pino({ level: 'silent' }) });
+  t.teardown(() => broker.close());
+  const decisions: Array<[string, (id: string) => Promise<unknown>, string[]]> = [
+    ['approve', (id) => broker.approve(id, person('bob@corp.com'), 'cli'), ['approval.vote', 'approval.granted']],
+    ['force', (id) => broker.force(id, person('dave@corp.com'), 'incident 12', 'cli'), ['breakglass.used', 'approval.granted']],
+    ['deny', (id) => broker.deny(id, person('bob@corp.com'), 'no', 'cli'), ['approval.denied']],
+  ];
+  for (const [name, decide, types] of decisions) {
+    const req = await broker.open(input());
+    const waited = broker.wait(req.id, new AbortController().signal).then((outcome) => ({
+      outcome, recorded: audit.records.filter((r) => r.fields.request_id === req.id).map((r) => r.type),
+    }));
+    await decide(req.id);
+    const { outcome, recorded } = await waited;
+    t.equal(outcome.verdict, name === 'deny' ? 'denied' : 'approved', `${name}: outcome`);
+    for (const type of types) t.ok(recorded.includes(type as never), `${name}: ${type} was written before the waiter was released (had: ${recorded.join(', ')})`);
+  }
+});
