@@ -26,8 +26,7 @@ import type { Policy } from './policy/types.js';
 import { StatementGate } from './session/gate.js';
 import { clientErrors } from './session/client-errors.js';
 import { startSlack, type SlackHandle } from './approval/slack/index.js';
-// LATER import { MysqlListener } from './listener/mysql-listener.js';
-type MysqlListener = any;
+import { MysqlListener } from './listener/mysql-listener.js';
 
 export interface DaemonAddresses {
   postgres?: { host: string; port: number };
@@ -234,12 +233,12 @@ export class Daemon {
         throw listenError('postgres', config.listen.postgres!, err);
       }));
     }
-    /* LATER if (config.listen.mysql) {
+    if (config.listen.mysql) {
       this.mysql = new MysqlListener({ ...listenerDeps, classifier: classifiers.get('mysql')! }, tlsMaterial);
       this.addresses.mysql = hostPort(await this.mysql.listen(config.listen.mysql.host, config.listen.mysql.port).catch((err: unknown) => {
         throw listenError('mysql', config.listen.mysql!, err);
       }));
-    } */
+    }
     if (this.opts.watchFiles ?? true) this.watchConfigFiles();
     if (this.opts.handleSignals) this.installSignalHandlers();
   }
