@@ -89,3 +89,40 @@ t.test('SIGTERM on an idle daemon and new connections after it are refused', asy
   const verify = await auditVerify(files.configFile);
   t.equal(verify.code, 0, verify.stdout + verify.stderr);
 });
+
+t.test('during the grace period: /readyz says shutting down and a new hold is refused with 57P01', async (t) => {
+  const files = writeConfig({ config: { limits: { shutdown_grace: '20s' } } });
+  const airlock = await spawnAirlock(files);
+  t.teardown(() => airlock.stop());
+  const idle = new pg.Client(airlock.pgConfig('alice@corp.com'));
+  idle.on('error', () => {});
+  await idle.connect();
+  const sleeper = start('psql', ['-X', '-A', '-t', '-c', "SELECT 'slept', pg_sleep(3)", airlock.pgUrl('bob@corp.com')]);
+  for (let i = 0; i < 200; i++) {
+    const r = await direct.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE '%pg_sleep(3)%' AND state = 'active' AND pid <> pg_backend_pid()`);
+    if (r.rows[0].n > 0) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  airlock.proc.child.kill('SIGTERM');
+  let ready: { status: number; body: { checks: { name: string; ok: boolean; detail?: string }[] } } | undefined;
+  for (let i = 0; i < 200; i++) {
+    const res = await fetch(`${airlock.adminUrl}/readyz`);
+    ready = { status: res.status, body: (await res.json()) as never };
+    if (res.status === 503) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  t.equal(ready?.status, 503, '/readyz fails while draining');
+  t.match(ready?.body.checks.find((c) => c.name === 'shutdown'), { ok: false, detail: /shutting down|draining/ });
+  const metrics = await (await fetch(`${airlock.adminUrl}/metrics`)).text();
+  t.match(metrics, /^airlock_shutdown_in_progress 1$/m);
+
+  t.match(await idle.query('INSERT INTO airlock_ops_shutdown VALUES (3)').catch((e: { code?: string }) => e), { code: '57P01', message: /shutting down/ }, 'no new hold');
+  t.same((await idle.query('SELECT 1').catch((e: Error) => e)) instanceof Error, true, 'and that session is closed');
+  const slept = await sleeper.done;
+  t.equal(slept.code, 0, slept.stderr);
+  t.match(slept.stdout, /^slept\|/m);
+  t.equal((await airlock.proc.done).code, 0);
+  t.equal((await direct.query('SELECT count(*)::int AS n FROM airlock_ops_shutdown')).rows[0].n, 0);
+  const verify = await auditVerify(files.configFile);
+  t.equal(verify.code, 0, verify.stdout + verify.stderr);
+});

@@ -305,6 +305,7 @@ export class PgRelay {
         return;
       }
       await this.tracker.quiescent();
+      if (result.error.fatal) return this.terminate(result.error);
       this.writeClient(this.errorFrame(result.error));
       if (endsWithSync) this.answerSync();
       else this.skippingToSync = true;
@@ -384,6 +385,8 @@ export class PgRelay {
 
   private refuseSimple(error: ClientError): Promise<void> {
     return this.tracker.quiescent().then(() => {
+      // A FATAL error ends the session (shutdown): the client must not be left on a connection it was told is gone.
+      if (error.fatal) return this.terminate(error);
       this.writeClient(this.errorFrame(error));
       this.writeClient(readyForQuery(this.tracker.lastStatus));
     });
