@@ -5,7 +5,7 @@ import t from 'tap';
 import type { ApprovalRequest } from '../../src/approval/types.js';
 import { computeSignature } from '../../src/approval/slack/signature.js';
 import { ACTION, VIEW } from '../../src/approval/slack/message.js';
-import { DEFAULT_PEOPLE, startAirlock } from '../helpers/airlock.js';
+import { DEFAULT_PEOPLE, examplePolicy, startAirlock } from '../helpers/airlock.js';
 import { api, cli, ranMessage, sendHeld, until } from '../helpers/approval-e2e.js';
 import { requireBuild } from '../helpers/airlock-process.js';
 import { FakeSlack } from '../helpers/fake-slack.js';
@@ -18,7 +18,14 @@ requireBuild();
 const fake = await FakeSlack.start();
 t.teardown(() => fake.close());
 const people = DEFAULT_PEOPLE.map((p) => ({ ...p, slack_id: SLACK_IDS[p.email]! }));
+const policy = examplePolicy(`
+  - name: two-dbas
+    resources: [orders]
+    match: { tables: [airlock_slack_two] }
+    action: require_approval
+    approval: { approvers: [dba], min_approvals: 2, timeout: 10m }`);
 const airlock = await startAirlock({
+  policy,
   people,
   config: { instance_id: 'slack-e2e', slack: { bot_token: 'xoxb-test', signing_secret: SIGNING_SECRET, channel: CHANNEL, api_url: fake.apiUrl, request_timeout: '1s' } },
 });
@@ -28,7 +35,8 @@ const direct = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', 
 await direct.connect();
 t.teardown(() => direct.end());
 await direct.query(`DROP TABLE IF EXISTS airlock_slack; CREATE TABLE airlock_slack (id int primary key, note text);
-  INSERT INTO airlock_slack SELECT g, 'row ' || g FROM generate_series(1, 5) g;`);
+  INSERT INTO airlock_slack SELECT g, 'row ' || g FROM generate_series(1, 5) g;
+  DROP TABLE IF EXISTS airlock_slack_two; CREATE TABLE airlock_slack_two (id int);`);
 const count = async () => (await direct.query('SELECT count(*)::int AS n FROM airlock_slack')).rows[0].n as number;
 const bob = { email: 'bob@corp.com', token: airlock.tokens['bob@corp.com']! };
 const state = async (id: string) => (await api(airlock.adminUrl, 'GET', `/api/v1/requests/${id}`, bob)).body.request as ApprovalRequest;
@@ -103,6 +111,24 @@ t.test('psql held: one message; forged, stale, unknown and self clicks change no
   t.equal((await state(id)).state, 'executed');
   t.equal(await count(), 4, 'it ran once');
   t.equal(fake.callsOf('chat.postMessage').filter((c) => c.args.channel === CHANNEL && String(c.args.text).includes(id)).length, 1, 'one message per request');
+});
+
+t.test('2-of-2 in Slack: the message shows each vote, and the second approver releases psql', async (t) => {
+  const p = psql('INSERT INTO airlock_slack_two VALUES (2)');
+  const id = (await p.waitFor(/request ([a-z0-9]+)/))[1]!;
+  const { ts } = await posted(id);
+  t.equal(await deliver(form(clickOn(id, ts, SLACK_IDS['bob@corp.com']!, 'approve'))), 200);
+  const vote = await fake.waitForCall('chat.update', (c) => c.args.ts === ts && /1 of 2 approvals/.test(JSON.stringify(c.args.blocks)), 'the 1-of-2 update');
+  t.match(JSON.stringify(vote.args.blocks), /approved by bob@corp\.com \(via slack\)/);
+  t.match(JSON.stringify(vote.args.blocks), new RegExp(ACTION.approve), 'buttons stay while pending');
+  t.equal(p.child.exitCode, null, 'psql still waits');
+  t.equal(await deliver(form(clickOn(id, ts, SLACK_IDS['dave@corp.com']!, 'approve'))), 200);
+  const r = await p.done;
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, /INSERT 0 1/);
+  await waitForUpdate(ts, /executed/);
+  t.match(JSON.stringify(updatesOf(ts).at(-1)!.args.blocks), /bob@corp\.com[\s\S]*dave@corp\.com/);
+  t.equal((await direct.query('SELECT count(*)::int AS n FROM airlock_slack_two')).rows[0].n, 1);
 });
 
 t.test('Deny in Slack opens a modal; the submitted reason reaches psql and the message', async (t) => {
