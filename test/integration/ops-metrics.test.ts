@@ -164,6 +164,10 @@ t.test('a scripted run is counted', async (t) => {
   // Forwarded: 3 reads, the approved INSERT, the forced DELETE.
   t.equal(m.value('airlock_statement_duration_seconds_count', { protocol: 'postgres' }), 5, 'statement latency observed per forwarded statement');
   t.equal(m.value('airlock_upstream_duration_seconds_count', { protocol: 'postgres' }), 5, 'upstream time observed per forwarded statement');
+  t.ok(
+    m.value('airlock_statement_duration_seconds_sum', { protocol: 'postgres' }) > m.value('airlock_upstream_duration_seconds_sum', { protocol: 'postgres' }),
+    "statement latency includes airlock's own time (classification, policy), upstream time does not",
+  );
   t.equal(m.value('airlock_classify_duration_seconds_count', { dialect: 'postgres' }), 9, 'every statement classified');
   t.ok(m.value('airlock_classify_cache_lookups_total', { result: 'hit' }) >= 2, 'repeated reads hit the cache');
 

@@ -270,10 +270,11 @@ export class PgRelay {
 
   private handleQuery(frame: PgFrame): Promise<void> | void {
     const sql = decodeQuery(frame.body);
+    const arrived = performance.now();
     const verdict = this.judge(sql);
     if (verdict.decision.action === 'allow') {
       this.recordAllowed(sql, [], verdict);
-      this.tracker.expect(FrontendCode.Query, this.outcomeRecorder(undefined));
+      this.tracker.expect(FrontendCode.Query, this.outcomeRecorder(undefined, arrived));
       this.forwardRaw(frame.raw);
       return;
     }
@@ -290,13 +291,14 @@ export class PgRelay {
     const statements = this.batchStatements;
     this.batch = [];
     this.batchStatements = [];
+    const arrived = performance.now();
     const verdicts = statements.map((s) => this.judge(s.sql));
     statements.forEach((s, i) => {
       if (s.portal?.cleared) verdicts[i] = { ...verdicts[i]!, decision: { ...verdicts[i]!.decision, action: 'allow', reason: 'portal already approved' } };
     });
     if (verdicts.every((v) => v.decision.action === 'allow')) {
       statements.forEach((s, i) => this.recordAllowed(s.sql, s.params, verdicts[i]!));
-      this.forwardBatch(frames, undefined);
+      this.forwardBatch(frames, undefined, arrived);
       return;
     }
     return this.decideSlow(statements, verdicts).then(async (result) => {
@@ -312,11 +314,11 @@ export class PgRelay {
     });
   }
 
-  private forwardBatch(frames: PgFrame[], requestId: string | undefined): void {
+  private forwardBatch(frames: PgFrame[], requestId: string | undefined, arrived?: number): void {
     const upstream = this.o.upstream;
     upstream.cork();
     for (const f of frames) {
-      if (f.type === FrontendCode.Execute) this.tracker.expect(f.type, this.outcomeRecorder(requestId));
+      if (f.type === FrontendCode.Execute) this.tracker.expect(f.type, this.outcomeRecorder(requestId, arrived));
       else if (f.type !== FrontendCode.Flush) this.tracker.expect(f.type);
       this.forwardRaw(f.raw);
     }
@@ -432,12 +434,18 @@ export class PgRelay {
     });
   }
 
-  private outcomeRecorder(requestId: string | undefined): (outcome: StatementOutcome) => void {
+  /**
+   * arrived: when the statement reached airlock (statement latency includes classification and
+   * policy); a held statement passes none, so its latency starts after the approval wait.
+   */
+  private outcomeRecorder(requestId: string | undefined, arrived?: number): (outcome: StatementOutcome) => void {
     const started = performance.now();
+    const since = arrived ?? started;
     const session = this.o.session;
     return (outcome) => {
-      const seconds = (performance.now() - started) / 1000;
-      this.o.observer?.statementFinished?.('postgres', seconds, seconds);
+      const now = performance.now();
+      const seconds = (now - started) / 1000;
+      this.o.observer?.statementFinished?.('postgres', (now - since) / 1000, seconds);
       this.o.audit
         .append(
           'execution.result',
