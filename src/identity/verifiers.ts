@@ -1,5 +1,7 @@
 // Personal tokens and the verifiers stored in their place: SCRAM-SHA-256, mysql_native_password, caching_sha2_password.
-import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { deriveScramVerifier } from '../protocol/pg/scram-server.js';
+import { sha1, sha256, xorBuffers as xor } from './digests.js';
 import type { ScramVerifier, UserRecord } from './types.js';
 
 /** RFC 7677 §4: at least 4096. */
@@ -11,27 +13,6 @@ export function generateToken(): string {
   return TOKEN_PREFIX + randomBytes(32).toString('base64url');
 }
 
-function sha1(...parts: Buffer[]): Buffer {
-  const h = createHash('sha1');
-  for (const p of parts) h.update(p);
-  return h.digest();
-}
-
-function sha256(...parts: Buffer[]): Buffer {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return h.digest();
-}
-
-function hmac(key: Buffer, text: string): Buffer {
-  return createHmac('sha256', key).update(text).digest();
-}
-
-function xor(a: Buffer, b: Buffer): Buffer {
-  const out = Buffer.alloc(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = a[i]! ^ b[i]!;
-  return out;
-}
 
 /** Constant-time equality that is also false (not a throw) on a length mismatch. */
 export function safeEqual(a: Buffer, b: Buffer): boolean {
@@ -44,13 +25,7 @@ export function safeEqual(a: Buffer, b: Buffer): boolean {
  * ServerKey = HMAC(SP, "Server Key").
  */
 export function scramVerifier(token: string, salt: Buffer = randomBytes(16), iterations: number = SCRAM_ITERATIONS): ScramVerifier {
-  const salted = pbkdf2Sync(Buffer.from(token, 'utf8'), salt, iterations, 32, 'sha256');
-  return {
-    iterations,
-    salt: salt.toString('base64'),
-    stored_key: sha256(hmac(salted, 'Client Key')).toString('base64'),
-    server_key: hmac(salted, 'Server Key').toString('base64'),
-  };
+  return deriveScramVerifier(token, { salt, iterations });
 }
 
 /** Whether `token` produces the stored SCRAM key; the HTTP API and CLI check tokens this way. */

@@ -2,6 +2,7 @@
 // Both wire relays call this; it knows nothing of bytes.
 
 import { createHash } from 'node:crypto';
+import type { HoldOutcome, NewRequestInput } from '../approval/broker-types.js';
 import type { ApprovalRequest } from '../approval/types.js';
 import type { AuditSink } from '../audit/types.js';
 import type { Classification, ClassifyContext, Dialect } from '../classify/types.js';
@@ -35,35 +36,12 @@ export interface HoldHooks {
 
 /** The broker as the gate needs it (src/approval/broker.ts implements it). */
 export interface GateBroker {
-  open(input: GateRequestInput): Promise<ApprovalRequest>;
-  wait(id: string, signal: AbortSignal): Promise<GateHoldOutcome>;
+  open(input: NewRequestInput): Promise<ApprovalRequest>;
+  wait(id: string, signal: AbortSignal): Promise<HoldOutcome>;
   claimExecution(id: string): Promise<boolean>;
   findJitGrant(requester: string, resource: string, rule: string): Promise<unknown | undefined>;
   findApprovedForRetry(binding: string): Promise<ApprovalRequest | undefined>;
 }
-
-export interface GateRequestInput {
-  readonly requester: Requester;
-  readonly resource: string;
-  readonly protocol: Dialect;
-  readonly rule: string;
-  readonly approval: NonNullable<Decision['approval']>;
-  readonly sql: string;
-  readonly params: readonly (string | null)[];
-  readonly binding: string;
-  readonly kinds: readonly string[];
-  readonly tables: readonly string[];
-  readonly session_id: string;
-  readonly client_addr?: string;
-}
-
-export type GateHoldOutcome =
-  | { verdict: 'approved'; request: ApprovalRequest; breakGlass: boolean }
-  | { verdict: 'denied'; request: ApprovalRequest; by: string; reason: string }
-  | { verdict: 'expired'; request: ApprovalRequest }
-  | { verdict: 'cancelled'; request: ApprovalRequest }
-  | { verdict: 'abandoned'; request: ApprovalRequest }
-  | { verdict: 'unavailable'; message: string };
 
 export interface GateMetrics {
   statementDecided(protocol: Dialect, resource: string, decision: Decision['action']): void;

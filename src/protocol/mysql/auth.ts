@@ -2,7 +2,8 @@
 // (mysql_native_password, caching_sha2_password fast and full paths, AuthSwitchRequest), and the
 // client tokens airlock computes for upstream servers.
 
-import { constants, createHash, privateDecrypt, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
+import { constants, privateDecrypt, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
+import { sha1, sha256 } from '../../identity/digests.js';
 import type { UserRecord } from '../../identity/types.js';
 import { verifyCachingSha2Fast, verifyCachingSha2Plain, verifyMysqlNative } from '../../identity/verifiers.js';
 import { encodeAuthMoreData, encodeAuthSwitchRequest } from './packets.js';
@@ -20,18 +21,6 @@ export function newScramble(): Buffer {
   const b = randomBytes(20);
   for (let i = 0; i < b.length; i++) b[i] = 0x21 + (b[i]! % 94);
   return b;
-}
-
-function sha1(...parts: Buffer[]): Buffer {
-  const h = createHash('sha1');
-  for (const p of parts) h.update(p);
-  return h.digest();
-}
-
-function sha256(...parts: Buffer[]): Buffer {
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return h.digest();
 }
 
 function xorRotating(a: Buffer, key: Buffer): Buffer {

@@ -3,8 +3,9 @@
 // Pure: strings in, strings out, no sockets. The caller relays the messages inside
 // AuthenticationSASL / SASLContinue / SASLFinal and, on failure, sends authFailedError(user).
 
-import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ClientError } from '../../errors.js';
+import { hmacSha256, sha256, xorBuffers } from '../../identity/digests.js';
 import type { ScramVerifier } from '../../identity/types.js';
 
 export const SCRAM_SHA_256 = 'SCRAM-SHA-256';
@@ -16,19 +17,7 @@ const NONCE_BYTES = 18;
 
 // ---------------------------------------------------------------- primitives (RFC 5802 §2.2, §3)
 
-export function sha256(data: Buffer): Buffer {
-  return createHash('sha256').update(data).digest();
-}
-
-export function hmacSha256(key: Buffer, data: string | Buffer): Buffer {
-  return createHmac('sha256', key).update(data).digest();
-}
-
-export function xorBuffers(a: Buffer, b: Buffer): Buffer {
-  const out = Buffer.alloc(a.length);
-  for (let i = 0; i < a.length; i++) out[i] = a[i]! ^ b[i]!;
-  return out;
-}
+export { hmacSha256, sha256, xorBuffers };
 
 /**
  * The mapping steps of SASLprep (RFC 4013) that change bytes: non-ASCII spaces to U+0020, "mapped to
