@@ -37,7 +37,7 @@ t.test('SIGHUP and file-change reloads under a running psql loop', async (t) => 
   const blockedRead = () => run('psql', ['-X', '-A', '-t', '-c', 'SELECT count(*) FROM airlock_ops_r_blocked', bobUrl]);
 
   // One session, many statements, spanning every reload below.
-  const ticks = 1500;
+  const ticks = 1000;
   const script = Array.from({ length: ticks }, (_, i) => `SELECT 'tick-${i}', pg_sleep(0.01);`).join('\n') + '\n';
   const loop = start('psql', ['-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', bobUrl], { input: script });
   await loop.waitFor(/tick-5\|/);
