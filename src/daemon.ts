@@ -132,7 +132,7 @@ export class Daemon {
 
     const notifiers = [];
     if (config.slack) {
-      this.slack = await startSlack({ config, log: log.child({ component: 'slack' }), metrics, store: this.store, users: () => this.users, admin: this.admin, broker: () => this.broker });
+      this.slack = await startSlack({ config, log: log.child({ component: 'slack' }), metrics, store: this.store, users: () => this.users, admin: this.admin, broker: () => this.broker, audit: this.audit });
       notifiers.push(this.slack.notifier);
     }
     this.broker = new ApprovalBroker({

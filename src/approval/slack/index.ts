@@ -2,6 +2,7 @@
 
 import type { Logger } from 'pino';
 import type { AdminServer } from '../../admin/server.js';
+import type { AuditSink } from '../../audit/types.js';
 import type { Config } from '../../config/types.js';
 import { AirlockError } from '../../errors.js';
 import type { UserDirectory } from '../../identity/types.js';
@@ -29,6 +30,8 @@ export interface StartSlackOptions {
   /** The broker is built after the notifier (it takes it as a notifier): looked up when a click arrives. */
   readonly broker?: () => SlackDecider | undefined;
   readonly databaseOf?: (resource: string) => string | undefined;
+  /** Records approval.requested for every message posted to approvers. */
+  readonly audit?: Pick<AuditSink, 'append'>;
 }
 
 export interface SlackHandle {
@@ -54,6 +57,7 @@ export async function startSlack(o: StartSlackOptions): Promise<SlackHandle> {
     log: o.log,
     ...(metrics ? { metrics } : {}),
     ...(o.databaseOf ? { databaseOf: o.databaseOf } : {}),
+    ...(o.audit ? { audit: o.audit } : {}),
   });
   let attached: SlackDecider | undefined;
   const broker = (): SlackDecider => {

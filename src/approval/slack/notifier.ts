@@ -2,6 +2,7 @@
 
 import type { KnownBlock, WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
+import type { AuditSink } from '../../audit/types.js';
 import type { UserDirectory } from '../../identity/types.js';
 import type { ApprovalNotifier } from '../broker.js';
 import type { ApprovalRequest, ApprovalStore, RequestState } from '../types.js';
@@ -21,6 +22,8 @@ export interface SlackNotifierOptions {
   readonly metrics?: SlackMetrics;
   /** The upstream database name of a resource, shown beside it. */
   readonly databaseOf?: (resource: string) => string | undefined;
+  /** Where approval.requested is recorded once the approvers' message is posted. */
+  readonly audit?: Pick<AuditSink, 'append'>;
 }
 
 interface Tracked {
@@ -156,6 +159,9 @@ export class SlackNotifier implements ApprovalNotifier {
     if (!res?.ts || !res.channel) return;
     t.where = { channel: res.channel, ts: res.ts };
     t.shown = `${req.state}:${req.approvals.length}`;
+    // Evidence that approvers were asked, and where; a failed write must not stop the approval itself.
+    await this.opts.audit?.append('approval.requested', { request_id: req.id, channel: res.channel, message_ts: res.ts })
+      .catch((err: unknown) => this.opts.log.warn({ err, request_id: req.id }, 'could not record approval.requested'));
     try {
       // Any replica may later take the click or the reaper's abandon: they find the message through the store.
       await this.opts.store.setSlack(req.id, t.where);

@@ -3,6 +3,7 @@
 // Both legs negotiated the same capability flags, so server replies are forwarded byte for byte.
 
 import type { Socket } from 'node:net';
+import { sha256Hex } from '../../audit/redact.js';
 import type { AuditSink } from '../../audit/types.js';
 import type { ClassifyContext } from '../../classify/types.js';
 import { ClientError } from '../../errors.js';
@@ -407,7 +408,7 @@ export class MysqlRelay {
     }
     if (!result.run || !result.requestId) return result;
     try {
-      await this.o.audit.append('execution.intent', { request_id: result.requestId, session_id: session.sessionId, requester: session.requester.email, resource: session.resource.name }, { sync: true });
+      await this.o.audit.append('execution.intent', { request_id: result.requestId, session_id: session.sessionId, requester: session.requester.email, resource: session.resource.name, sql_sha256: sha256Hex(sql) }, { sync: true });
     } catch {
       return { run: false, error: clientErrors.auditUnavailable() };
     }

@@ -3,6 +3,7 @@
 
 import type { Socket } from 'node:net';
 import type { ApprovalRequest } from '../../approval/types.js';
+import { sha256Hex } from '../../audit/redact.js';
 import type { AuditSink } from '../../audit/types.js';
 import { ClientError } from '../../errors.js';
 import type { GateResult, SessionIdentity, StatementGate, Verdict } from '../../session/gate.js';
@@ -78,7 +79,8 @@ export class PgRelay {
 
   constructor(options: PgRelayOptions) {
     this.o = options;
-    this.upstreamFramer = new PgFramer({ typed: true, maxMessageBytes: Number.MAX_SAFE_INTEGER });
+    // Only the server's small control messages are read; row and copy data are relayed unread.
+    this.upstreamFramer = new PgFramer({ typed: true, maxMessageBytes: Number.MAX_SAFE_INTEGER, skipBody: (type) => type === 0x44 || type === 0x64 });
   }
 
   start(): void {
@@ -360,7 +362,8 @@ export class PgRelay {
         try {
           await this.o.audit.append(
             'execution.intent',
-            { request_id: last.requestId, session_id: session.sessionId, requester: session.requester.email, resource: session.resource.name },
+            // The digest ties the intent to the exact text about to run, even with audit.sql: hash.
+            { request_id: last.requestId, session_id: session.sessionId, requester: session.requester.email, resource: session.resource.name, sql_sha256: sha256Hex(s.sql) },
             { sync: true },
           );
         } catch {
