@@ -16,6 +16,8 @@ export interface PgFrame {
   readonly body: Buffer;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 export class PgFramer {
   private typed: boolean;
   private readonly maxMessageBytes: number;
@@ -25,10 +27,20 @@ export class PgFramer {
   /** The frame being assembled across reads, sized from its header. */
   private partial: Buffer | null = null;
   private partialFilled = 0;
+  /** Bytes still to pass of a frame whose body is not wanted (see skipBody). */
+  private skipping = 0;
+  private skippedType = 0;
+  private readonly skipBody?: (type: number) => boolean;
 
-  constructor(opts: { typed: boolean; maxMessageBytes: number }) {
+  /**
+   * skipBody: for an observer that only needs some bodies (the relay reading the server's replies),
+   * frames of these types that straddle reads are not assembled; they are reported with an empty
+   * body and raw once their last byte has passed. Saves copying large DataRows and CopyData.
+   */
+  constructor(opts: { typed: boolean; maxMessageBytes: number; skipBody?: (type: number) => boolean }) {
     this.typed = opts.typed;
     this.maxMessageBytes = opts.maxMessageBytes;
+    this.skipBody = opts.skipBody;
   }
 
   /** After startup, every frame carries a type byte. */
@@ -42,7 +54,7 @@ export class PgFramer {
 
   /** True while a frame is partly received. */
   get midFrame(): boolean {
-    return this.headerFilled > 0 || this.partial !== null;
+    return this.headerFilled > 0 || this.partial !== null || this.skipping > 0;
   }
 
   /**
@@ -53,6 +65,13 @@ export class PgFramer {
   push(chunk: Buffer, onFrame: (frame: PgFrame) => void): void {
     let offset = 0;
     while (offset < chunk.length) {
+      if (this.skipping > 0) {
+        const take = Math.min(this.skipping, chunk.length - offset);
+        this.skipping -= take;
+        offset += take;
+        if (this.skipping === 0) onFrame({ type: this.skippedType, raw: EMPTY, body: EMPTY });
+        continue;
+      }
       if (this.partial) {
         const take = Math.min(this.partial.length - this.partialFilled, chunk.length - offset);
         chunk.copy(this.partial, this.partialFilled, offset, offset + take);
@@ -76,6 +95,12 @@ export class PgFramer {
           onFrame(this.frameOf(raw));
           continue;
         }
+        if (this.typed && this.skipBody?.(chunk[offset]!)) {
+          this.skippedType = chunk[offset]!;
+          this.skipping = total - (chunk.length - offset);
+          offset = chunk.length;
+          continue;
+        }
         this.partial = Buffer.allocUnsafe(total);
         const take = chunk.length - offset;
         chunk.copy(this.partial, 0, offset);
@@ -91,6 +116,11 @@ export class PgFramer {
       if (this.headerFilled < headerSize) continue;
       const total = this.totalLength(this.header, 0);
       this.headerFilled = 0;
+      if (this.typed && total > headerSize && this.skipBody?.(this.header[0]!)) {
+        this.skippedType = this.header[0]!;
+        this.skipping = total - headerSize;
+        continue;
+      }
       this.partial = Buffer.allocUnsafe(total);
       this.header.copy(this.partial, 0, 0, headerSize);
       this.partialFilled = headerSize;
