@@ -1,5 +1,6 @@
 // pgbench through airlock: initialisation, then the select-only script in all three query modes.
 
+import pg from 'pg';
 import t from 'tap';
 import { startAirlock } from '../helpers/airlock.js';
 import { run } from '../helpers/processes.js';
@@ -7,13 +8,20 @@ import { requireService } from '../helpers/services.js';
 
 await requireService('postgres');
 
+// pgbench -i drops and recreates pgbench_* tables: a database of its own keeps other test files out of the way.
+const admin = new pg.Client({ host: '127.0.0.1', port: 5432, user: 'postgres', database: 'test' });
+await admin.connect();
+const exists = await admin.query(`SELECT 1 FROM pg_database WHERE datname = 'airlock_pgbench'`);
+if (exists.rowCount === 0) await admin.query('CREATE DATABASE airlock_pgbench');
+await admin.end();
+
 const policy = `version: 1
 resources:
   bench:
     protocol: postgres
     host: 127.0.0.1
     port: 5432
-    database: test
+    database: airlock_pgbench
     user: postgres
 defaults:
   action: allow
