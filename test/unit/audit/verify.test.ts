@@ -273,3 +273,22 @@ t.test('a live chain with records after its last checkpoint verifies; unreadable
   t.throws(() => verifyAuditDir(path.join(dir, 'nope')), { code: 'AIRLOCK_ERR_NOT_FOUND' });
   t.throws(() => verifyAuditDir(t.testdir()), { code: 'AIRLOCK_ERR_NOT_FOUND' });
 });
+
+t.test('checkpoints.log must be canonical lines ending in a newline, like the segments', async (t) => {
+  // Found by the any-single-byte property: the log's last "\n" turned into "\r" (+3) passed, since JSON.parse forgives it.
+  const root = t.testdir();
+  let n = 0;
+  for (const [label, edit] of [
+    ['last newline turned into a carriage return', (s: string) => s.slice(0, -1) + '\r'],
+    ['last newline turned into a space', (s: string) => s.slice(0, -1) + ' '],
+    ['whitespace inside a line', (s: string) => s.replace('{"', '{ "')],
+  ] as const) {
+    const dir = path.join(root, `c${n++}`);
+    await writeChain(dir);
+    const file = path.join(dir, CHECKPOINT_LOG);
+    fs.writeFileSync(file, edit(fs.readFileSync(file, 'utf8')));
+    const report = verifyAuditDir(dir);
+    t.equal(verifyExitCode(report), 1, label);
+    t.match(report.findings, [{ type: 'malformed_record', segment: CHECKPOINT_LOG }], label);
+  }
+});
