@@ -66,3 +66,28 @@ export function canonicalJson(value: unknown): string {
   if (text === undefined) fail('undefined');
   return text;
 }
+
+/**
+ * The members of an object's canonical form, sorted, each as `"key":value` (undefined values left
+ * out): `{` + members.join(',') + `}` is canonicalJson(obj). Lets a caller add one member without
+ * encoding the rest again.
+ */
+export function canonicalMembers(obj: Readonly<Record<string, unknown>>): [string, string][] {
+  const out: [string, string][] = [];
+  for (const key of Object.keys(obj).sort()) {
+    const encoded = encode(obj[key], 1);
+    if (encoded !== undefined) out.push([key, `${memberName(key)}${encoded}`]);
+  }
+  return out;
+}
+
+/** Record field names repeat on every record: encode each once. */
+const memberNames = new Map<string, string>();
+function memberName(key: string): string {
+  let name = memberNames.get(key);
+  if (name === undefined) {
+    name = `${str(key)}:`;
+    if (memberNames.size < 1024) memberNames.set(key, name);
+  }
+  return name;
+}

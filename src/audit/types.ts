@@ -24,8 +24,11 @@ export interface AuditSink {
    * sync: true means the promise resolves only after fsync (records that gate a statement);
    * otherwise it is group-committed. Rejects when the write fails: callers on held or denied paths
    * must then refuse the statement.
+   * lazy: true (records written after the fact, like execution results) lets the record wait, already
+   * sealed in order, for the next write or the end of the tick, so a busy session pays one write
+   * system call per statement instead of two. Never for a record that must precede an action.
    */
-  append(type: AuditType, fields: AuditFields, opts?: { sync?: boolean }): Promise<void>;
+  append(type: AuditType, fields: AuditFields, opts?: { sync?: boolean; lazy?: boolean }): Promise<void>;
   /** Writes a final checkpoint, flushes, fsyncs and closes. */
   close(): Promise<void>;
   readonly healthy: boolean;

@@ -14,7 +14,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { AirlockError } from '../errors.js';
-import { formatTimestamp, sealRecord, serializeRecord, type AuditRecord, type ChainHead, EMPTY_HEAD } from './chain.js';
+import { formatTimestamp, sealRecordLine, type AuditRecord, type ChainHead, EMPTY_HEAD } from './chain.js';
 import { HOUSEKEEPING_TYPES } from './records.js';
 import { scanChainTail, type TailState } from './recovery.js';
 import { sanitizeFields, sha256Hex, type SqlMode } from './redact.js';
@@ -88,6 +88,9 @@ export class AuditWriter implements AuditSink {
   #closed = false;
   #failure: AirlockError | undefined;
   #drainWaiters: Array<() => void> = [];
+  /** Lines of lazy records, sealed in order but not yet written: they go out with the next write. */
+  #lazyLines: string[] = [];
+  #lazyFlush: NodeJS.Immediate | undefined;
 
   private constructor(opts: AuditWriterOptions, key: SigningKey, chainId: string, head: ChainHead, segment: { name: string; index: number; bytes: number }) {
     this.#opts = opts;
@@ -181,7 +184,7 @@ export class AuditWriter implements AuditSink {
   }
 
   /** The record is in the segment file when this returns; the promise resolves once it is fsynced. */
-  append(type: AuditType, fields: AuditFields, opts?: { sync?: boolean }): Promise<void> {
+  append(type: AuditType, fields: AuditFields, opts?: { sync?: boolean; lazy?: boolean }): Promise<void> {
     if (HOUSEKEEPING_TYPES.has(type)) {
       return Promise.reject(new AirlockError('AIRLOCK_ERR_AUDIT_WRITE', `record type ${type} is written by the audit writer only`));
     }
@@ -195,7 +198,7 @@ export class AuditWriter implements AuditSink {
     }
     const now = this.#clock().getTime();
     if (this.#segment.bytes >= this.#opts.rotateBytes || now - this.#segment.openedAt >= this.#opts.rotateAgeMs) this.#rotate();
-    const written = this.#enqueue(type, payload, opts?.sync === true);
+    const written = this.#enqueue(type, payload, opts?.sync === true, undefined, opts?.lazy === true && opts.sync !== true);
     if (this.#sinceCheckpoint >= (this.#opts.checkpointRecords ?? 1000)) void this.checkpoint().catch(() => {});
     return written;
   }
@@ -262,23 +265,31 @@ export class AuditWriter implements AuditSink {
   }
 
   /** Seals the record and writes it now, so seq, prev_hash and file order all follow call order. */
-  #enqueue(type: AuditType, payload: Record<string, unknown>, sync: boolean, ts?: string): Promise<void> {
+  #enqueue(type: AuditType, payload: Record<string, unknown>, sync: boolean, ts?: string, lazy = false): Promise<void> {
     if (!this.#healthy) return Promise.reject(this.#failure!);
     let record: AuditRecord;
     let line: string;
     try {
-      record = sealRecord(this.#head, { chain_id: this.chainId, instance: this.#opts.instanceId, type, ts: ts ?? formatTimestamp(this.#clock()) }, payload);
-      line = serializeRecord(record);
+      ({ record, line } = sealRecordLine(this.#head, { chain_id: this.chainId, instance: this.#opts.instanceId, type, ts: ts ?? formatTimestamp(this.#clock()) }, payload));
     } catch (err) {
       return Promise.reject(err);
     }
     const fd = this.#fd;
-    try {
-      if (fd === undefined) throw new Error('no segment open');
-      writeFully(fd, Buffer.from(line, 'utf8'));
-    } catch (err) {
-      this.#fail(err);
+    if (fd === undefined) {
+      this.#fail(new Error('no segment open'));
       return Promise.reject(this.#failure!);
+    }
+    if (lazy) {
+      this.#lazyLines.push(line);
+      this.#lazyFlush ??= setImmediate(() => this.#flushLazy());
+    } else {
+      try {
+        const pending = this.#lazyLines.length > 0 ? this.#lazyLines.splice(0).join('') : '';
+        writeFully(fd, Buffer.from(pending + line, 'utf8'));
+      } catch (err) {
+        this.#fail(err);
+        return Promise.reject(this.#failure!);
+      }
     }
     this.#head = { seq: record.seq, hash: record.hash };
     this.#segment.bytes += Buffer.byteLength(line);
@@ -287,6 +298,20 @@ export class AuditWriter implements AuditSink {
     const done = new Promise<void>((resolve, reject) => this.#unsynced.push({ record, line, fd, resolve, reject }));
     this.#schedule(sync);
     return done;
+  }
+
+  /** Writes sealed lazy lines to the current segment (before any switch, fsync or close). */
+  #flushLazy(): void {
+    if (this.#lazyFlush) {
+      clearImmediate(this.#lazyFlush);
+      this.#lazyFlush = undefined;
+    }
+    if (this.#lazyLines.length === 0 || this.#fd === undefined || !this.#healthy) return;
+    try {
+      writeFully(this.#fd, Buffer.from(this.#lazyLines.splice(0).join(''), 'utf8'));
+    } catch (err) {
+      this.#fail(err);
+    }
   }
 
   #schedule(sync: boolean): void {
@@ -316,6 +341,7 @@ export class AuditWriter implements AuditSink {
     let batch: WrittenRecord[] = [];
     try {
       while (this.#unsynced.length > 0 && this.#healthy) {
+        this.#flushLazy();
         batch = this.#unsynced.splice(0);
         const started = process.hrtime.bigint();
         for (const fd of new Set(batch.map((i) => i.fd))) await fdatasync(fd);
@@ -344,6 +370,7 @@ export class AuditWriter implements AuditSink {
 
   /** Writing moves to another segment file; `seal` makes the one being left read-only. */
   #switchTo(name: string, flag: 'a' | 'wx', seal: boolean): void {
+    this.#flushLazy();
     try {
       const fd = fs.openSync(path.join(this.#opts.dir, name), flag, 0o644);
       syncDir(this.#opts.dir);
@@ -366,6 +393,7 @@ export class AuditWriter implements AuditSink {
   }
 
   #closeDescriptors(): void {
+    this.#flushLazy();
     for (const fd of this.#retired.splice(0)) closeQuietly(fd);
     if (this.#fd !== undefined) closeQuietly(this.#fd);
     this.#fd = undefined;

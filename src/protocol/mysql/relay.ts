@@ -438,7 +438,7 @@ export class MysqlRelay {
             rows: outcome.rows,
             affected_rows: outcome.affectedRows,
             duration_ms: Math.round(seconds * 1e6) / 1e3,
-          })
+          }, { lazy: true })
           .catch(() => {});
       },
     });

@@ -463,7 +463,7 @@ export class PgRelay {
             rows: outcome.rows,
             duration_ms: Math.round(seconds * 1000 * 1000) / 1000,
           },
-          { sync: false },
+          { lazy: true },
         )
         .catch(() => {});
     };

@@ -35,3 +35,16 @@ t.test('same bytes as the reference implementation on random JSON', async (t) =>
   );
   t.pass('2000 random values agree');
 });
+
+t.test('a sealed line is the canonical form of its record, hash included', async (t) => {
+  const { sealRecordLine, serializeRecord, hasValidHash, EMPTY_HEAD } = await import('../../../src/audit/chain.js');
+  fc.assert(
+    fc.property(fc.dictionary(fc.string({ maxLength: 12 }), fc.jsonValue(), { maxKeys: 8 }), (payload) => {
+      const { record, line } = sealRecordLine(EMPTY_HEAD, { chain_id: 'c', instance: 'i', type: 'statement.decided', ts: '2026-01-01T00:00:00.000Z' }, payload);
+      if (line !== serializeRecord(record)) throw new Error(`line differs for ${JSON.stringify(payload)}`);
+      if (!hasValidHash(record)) throw new Error('hash does not verify');
+    }),
+    { numRuns: 1000 },
+  );
+  t.pass('1000 random payloads');
+});

@@ -162,3 +162,26 @@ t.test('a record is in its segment file when append returns, before its group co
   t.equal(settled, true, 'close makes them durable');
   t.equal(verifyAuditDir(dir).intact, true);
 });
+
+t.test('lazy records keep chain order and reach the file with the next write or the next tick', async (t) => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { AuditWriter } = await import('../../../src/audit/writer.js');
+  const { verifyAuditDir } = await import('../../../src/audit/verify.js');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-lazy-'));
+  const w = await AuditWriter.open({ dir, instanceId: 'lazy', signingKeyFile: path.join(dir, 'key.pem'), rotateBytes: 1 << 30, rotateAgeMs: 1e9 });
+  const read = () => fs.readFileSync(path.join(dir, w.segment), 'utf8');
+  const before = read().length;
+  const lazyDone = w.append('execution.result', { session_id: 's', outcome: 'ok', n: 1 }, { lazy: true });
+  t.equal(read().length, before, 'a lazy record is not written at once');
+  void w.append('statement.decided', { session_id: 's', decision: 'allow', n: 2 });
+  const lines = read().trim().split('\n').map((l) => JSON.parse(l));
+  t.same(lines.slice(-2).map((r) => r.n), [1, 2], 'the next write carries it, in seq order');
+  void w.append('execution.result', { session_id: 's', outcome: 'ok', n: 3 }, { lazy: true });
+  await new Promise((r) => setImmediate(r));
+  t.equal(JSON.parse(read().trim().split('\n').at(-1)!).n, 3, 'or the end of the tick');
+  await lazyDone;
+  await w.close();
+  t.equal(verifyAuditDir(dir).findings.filter((f) => f.severity !== 'info').length, 0);
+});
