@@ -6,6 +6,7 @@ import type { HoldOutcome, NewRequestInput } from '../approval/broker-types.js';
 import type { ApprovalRequest } from '../approval/types.js';
 import type { AuditSink } from '../audit/types.js';
 import type { Classification, ClassifyContext, Dialect } from '../classify/types.js';
+import { sha256Hex } from '../audit/redact.js';
 import { ClientError } from '../errors.js';
 import type { Decision, Policy, Requester, ResourceSpec } from '../policy/types.js';
 import { clientErrors } from './client-errors.js';
@@ -57,6 +58,17 @@ export interface GateDeps {
   readonly metrics?: GateMetrics;
   /** Refuse new holds (daemon is shutting down). */
   readonly acceptingHolds: () => boolean;
+}
+
+/** How a forwarded statement ended, for its execution.result record. */
+export interface ExecutionResult {
+  readonly outcome: 'ok' | 'error' | 'skipped';
+  readonly command_tag?: string;
+  readonly sqlstate?: string;
+  readonly errno?: number;
+  readonly rows?: number;
+  readonly affected_rows?: number;
+  readonly duration_ms: number;
 }
 
 /** SHA-256 over what an approval binds to: resource, requester, statement text and bound values. */
@@ -118,6 +130,17 @@ export class StatementGate {
     );
   }
 
+  /** What ran and how it ended; written after the fact, so it may ride with the next audit write. */
+  recordExecution(session: SessionIdentity, requestId: string | undefined, result: ExecutionResult): void {
+    this.deps.audit
+      .append(
+        'execution.result',
+        { request_id: requestId, session_id: session.sessionId, requester: session.requester.email, resource: session.resource.name, ...result },
+        { lazy: true },
+      )
+      .catch(() => {});
+  }
+
   /** A denied statement: record it (fsynced), then the client error. */
   async refuse(session: SessionIdentity, sql: string, params: readonly (string | null)[], verdict: Verdict): Promise<ClientError> {
     try {
@@ -155,7 +178,7 @@ export class StatementGate {
       if (approval.hold === 'retry') {
         const approved = await this.deps.broker.findApprovedForRetry(binding);
         if (approved && (await this.deps.broker.claimExecution(approved.id))) {
-          return { run: true, requestId: approved.id, breakGlass: approved.break_glass !== undefined };
+          return this.intend(session, approved.id, sql, approved.break_glass !== undefined);
         }
       }
     } catch (err) {
@@ -190,7 +213,7 @@ export class StatementGate {
       case 'approved': {
         const claimed = await this.deps.broker.claimExecution(request.id).catch(() => false);
         if (!claimed) return { run: false, error: clientErrors.abandoned(request.id) };
-        return { run: true, requestId: request.id, breakGlass: outcome.breakGlass };
+        return this.intend(session, request.id, sql, outcome.breakGlass);
       }
       case 'denied':
         return { run: false, error: clientErrors.deniedByApprover(request.id, outcome.by, outcome.reason) };
@@ -204,4 +227,20 @@ export class StatementGate {
         return { run: false, error: clientErrors.storeUnavailable(outcome.message) };
     }
   }
+
+  /** An approved statement is about to run: its intent record is fsynced first, or it does not run. */
+  private async intend(session: SessionIdentity, requestId: string, sql: string, breakGlass: boolean): Promise<GateResult> {
+    try {
+      await this.deps.audit.append(
+        'execution.intent',
+        // The digest ties the intent to the exact text about to run, even with audit.sql: hash.
+        { request_id: requestId, session_id: session.sessionId, requester: session.requester.email, resource: session.resource.name, sql_sha256: sha256Hex(sql) },
+        { sync: true },
+      );
+    } catch {
+      return { run: false, error: clientErrors.auditUnavailable() };
+    }
+    return { run: true, requestId, breakGlass };
+  }
+
 }

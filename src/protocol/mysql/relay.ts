@@ -3,7 +3,6 @@
 // Both legs negotiated the same capability flags, so server replies are forwarded byte for byte.
 
 import type { Socket } from 'node:net';
-import { sha256Hex } from '../../audit/redact.js';
 import type { AuditSink } from '../../audit/types.js';
 import type { ClassifyContext } from '../../classify/types.js';
 import { ClientError } from '../../errors.js';
@@ -406,12 +405,6 @@ export class MysqlRelay {
     } finally {
       this.holdAbort = null;
     }
-    if (!result.run || !result.requestId) return result;
-    try {
-      await this.o.audit.append('execution.intent', { request_id: result.requestId, session_id: session.sessionId, requester: session.requester.email, resource: session.resource.name, sql_sha256: sha256Hex(sql) }, { sync: true });
-    } catch {
-      return { run: false, error: clientErrors.auditUnavailable() };
-    }
     return result;
   }
 
@@ -426,20 +419,14 @@ export class MysqlRelay {
         onDone?.(outcome);
         const seconds = (performance.now() - started) / 1000;
         this.o.observer?.statementFinished?.('mysql', seconds, seconds);
-        this.o.audit
-          .append('execution.result', {
-            request_id: requestId,
-            session_id: session.sessionId,
-            requester: session.requester.email,
-            resource: session.resource.name,
-            outcome: outcome.error ? 'error' : 'ok',
-            errno: outcome.error?.errno,
-            sqlstate: outcome.error?.sqlstate,
-            rows: outcome.rows,
-            affected_rows: outcome.affectedRows,
-            duration_ms: Math.round(seconds * 1e6) / 1e3,
-          }, { lazy: true })
-          .catch(() => {});
+        this.o.gate.recordExecution(session, requestId, {
+          outcome: outcome.error ? 'error' : 'ok',
+          errno: outcome.error?.errno,
+          sqlstate: outcome.error?.sqlstate,
+          rows: outcome.rows,
+          affected_rows: outcome.affectedRows,
+          duration_ms: Math.round(seconds * 1e6) / 1e3,
+        });
       },
     });
     this.forward(raw);

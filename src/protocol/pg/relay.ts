@@ -2,36 +2,17 @@
 // statement they carry; held statements and everything behind them wait; refusals are answered here.
 
 import type { Socket } from 'node:net';
-import type { ApprovalRequest } from '../../approval/types.js';
-import { sha256Hex } from '../../audit/redact.js';
 import type { AuditSink } from '../../audit/types.js';
 import { ClientError } from '../../errors.js';
 import type { GateResult, SessionIdentity, StatementGate, Verdict } from '../../session/gate.js';
-import { clientErrors, formatDuration } from '../../session/client-errors.js';
+import { clientErrors } from '../../session/client-errors.js';
+import { heldNotice } from './held-notice.js';
 import type { PgFrame } from './framer.js';
 import { PgFramer } from './framer.js';
-import { FrontendCode, decodeBind, decodeExecute, decodeParse, decodeQuery, decodeTarget } from './frontend.js';
-import { errorResponse, noticeResponse, readyForQuery } from './messages.js';
+import { ExtendedBatch, type PendingStatement } from './extended-batch.js';
+import { FrontendCode, decodeQuery } from './frontend.js';
+import { errorResponse, readyForQuery } from './messages.js';
 import { ResponseTracker, type StatementOutcome } from './response-tracker.js';
-
-/** One statement the batch will execute (an Execute, or a simple Query). */
-interface PendingStatement {
-  readonly sql: string;
-  readonly params: readonly (string | null)[];
-  /** The portal an Execute runs; a portal already approved may be fetched from again. */
-  readonly portal?: Portal;
-}
-
-interface PreparedStatement {
-  readonly sql: string;
-}
-
-interface Portal {
-  readonly statement: string;
-  readonly params: readonly (string | null)[];
-  /** Set once a hold on this portal was approved: fetching more rows is the same run. */
-  cleared?: boolean;
-}
 
 export interface RelayObserver {
   statementFinished?(protocol: 'postgres', seconds: number, upstreamSeconds: number): void;
@@ -68,10 +49,7 @@ export class PgRelay {
   private pumping = false;
   private closed = false;
   /** Extended-protocol messages waiting for their Sync or Flush. */
-  private batch: PgFrame[] = [];
-  private batchStatements: PendingStatement[] = [];
-  private readonly prepared = new Map<string, PreparedStatement>();
-  private readonly portals = new Map<string, Portal>();
+  private readonly batch = new ExtendedBatch();
   /** After a refused extended batch: drop client messages until Sync, as the server would. */
   private skippingToSync = false;
   private holdAbort: AbortController | null = null;
@@ -217,44 +195,20 @@ export class PgRelay {
     }
     switch (frame.type) {
       case FrontendCode.Query:
-        if (this.batch.length > 0) return Promise.resolve(this.flushBatch(false)).then(() => this.handleQuery(frame));
+        if (!this.batch.empty) return Promise.resolve(this.flushBatch(false)).then(() => this.handleQuery(frame));
         return this.handleQuery(frame);
-      case FrontendCode.Parse: {
-        const parse = decodeParse(frame.body);
-        this.prepared.set(parse.name, { sql: parse.sql });
-        this.batch.push(frame);
-        return;
-      }
-      case FrontendCode.Bind: {
-        const bind = decodeBind(frame.body);
-        this.portals.set(bind.portal, { statement: bind.statement, params: bind.params });
-        this.batch.push(frame);
-        return;
-      }
-      case FrontendCode.Execute: {
-        const { portal } = decodeExecute(frame.body);
-        const bound = this.portals.get(portal);
-        const statement = bound ? this.prepared.get(bound.statement) : undefined;
-        // An unknown portal errors at the server; classify it as nothing we can read: fail closed.
-        this.batchStatements.push({ sql: statement?.sql ?? '\u0000unknown portal', params: bound?.params ?? [], portal: bound });
-        this.batch.push(frame);
-        return;
-      }
-      case FrontendCode.Close: {
-        const { target, name } = decodeTarget(frame.body);
-        if (target === 'S') this.prepared.delete(name);
-        else this.portals.delete(name);
-        this.batch.push(frame);
-        return;
-      }
+      case FrontendCode.Parse:
+      case FrontendCode.Bind:
+      case FrontendCode.Execute:
+      case FrontendCode.Close:
       case FrontendCode.Describe:
-        this.batch.push(frame);
+        this.batch.add(frame);
         return;
       case FrontendCode.Sync:
-        this.batch.push(frame);
+        this.batch.add(frame);
         return this.flushBatch(true);
       case FrontendCode.Flush:
-        this.batch.push(frame);
+        this.batch.add(frame);
         return this.flushBatch(false);
       case FrontendCode.FunctionCall:
         return this.refuseSimple(clientErrors.fastPathRefused());
@@ -264,7 +218,7 @@ export class PgRelay {
         return;
       default:
         // CopyData/CopyDone/CopyFail and anything else carry no statement: forward in order.
-        if (this.batch.length > 0) return Promise.resolve(this.flushBatch(false)).then(() => this.forwardRaw(frame.raw));
+        if (!this.batch.empty) return Promise.resolve(this.flushBatch(false)).then(() => this.forwardRaw(frame.raw));
         this.forwardRaw(frame.raw);
         return;
     }
@@ -289,10 +243,7 @@ export class PgRelay {
 
   /** Sync or Flush ends an extended batch: decide every Execute in it, then forward it whole or refuse it whole. */
   private flushBatch(endsWithSync: boolean): Promise<void> | void {
-    const frames = this.batch;
-    const statements = this.batchStatements;
-    this.batch = [];
-    this.batchStatements = [];
+    const { frames, statements } = this.batch.take();
     const arrived = performance.now();
     const verdicts = statements.map((s) => this.judge(s.sql));
     statements.forEach((s, i) => {
@@ -351,41 +302,15 @@ export class PgRelay {
       try {
         last = await this.o.gate.hold(session, s.sql, s.params, v, {
           signal: this.holdAbort.signal,
-          onHeld: (request) => this.writeClient(this.heldNotice(request)),
+          onHeld: (request) => this.writeClient(heldNotice(request)),
         });
       } finally {
         this.holdAbort = null;
       }
       if (!last.run) return last;
       if (s.portal) s.portal.cleared = true;
-      if (last.requestId) {
-        try {
-          await this.o.audit.append(
-            'execution.intent',
-            // The digest ties the intent to the exact text about to run, even with audit.sql: hash.
-            { request_id: last.requestId, session_id: session.sessionId, requester: session.requester.email, resource: session.resource.name, sql_sha256: sha256Hex(s.sql) },
-            { sync: true },
-          );
-        } catch {
-          return { run: false, error: clientErrors.auditUnavailable() };
-        }
-      }
     }
     return last;
-  }
-
-  private heldNotice(request: ApprovalRequest): Buffer {
-    const a = request.approval;
-    const needed = a.all_groups_must_approve
-      ? `${a.min_approvals} approval(s), one from each of: ${a.approvers.join(', ')}`
-      : `${a.min_approvals} approval(s) from: ${a.approvers.join(', ')}`;
-    return noticeResponse({
-      severity: 'NOTICE',
-      sqlstate: '01000',
-      message: `airlock: statement held for approval, request ${request.id}`,
-      detail: `Needs ${needed}. Expires at ${new Date(request.expires_at).toISOString()} (in ${formatDuration(request.expires_at - request.created_at)}). Rule: ${request.rule}.`,
-      hint: `An approver runs: airlock approvals approve ${request.id}   (Ctrl-C cancels the request)`,
-    });
   }
 
   private refuseSimple(error: ClientError): Promise<void> {
@@ -444,28 +369,17 @@ export class PgRelay {
   private outcomeRecorder(requestId: string | undefined, arrived?: number): (outcome: StatementOutcome) => void {
     const started = performance.now();
     const since = arrived ?? started;
-    const session = this.o.session;
     return (outcome) => {
       const now = performance.now();
       const seconds = (now - started) / 1000;
       this.o.observer?.statementFinished?.('postgres', (now - since) / 1000, seconds);
-      this.o.audit
-        .append(
-          'execution.result',
-          {
-            request_id: requestId,
-            session_id: session.sessionId,
-            requester: session.requester.email,
-            resource: session.resource.name,
-            outcome: outcome.error ? 'error' : outcome.skipped ? 'skipped' : 'ok',
-            command_tag: outcome.tag,
-            sqlstate: outcome.error?.sqlstate,
-            rows: outcome.rows,
-            duration_ms: Math.round(seconds * 1000 * 1000) / 1000,
-          },
-          { lazy: true },
-        )
-        .catch(() => {});
+      this.o.gate.recordExecution(this.o.session, requestId, {
+        outcome: outcome.error ? 'error' : outcome.skipped ? 'skipped' : 'ok',
+        command_tag: outcome.tag,
+        sqlstate: outcome.error?.sqlstate,
+        rows: outcome.rows,
+        duration_ms: Math.round(seconds * 1e6) / 1e3,
+      });
     };
   }
 
