@@ -126,3 +126,39 @@ t.test('TLS on the client leg: sslmode=require and SCRAM channel binding', async
   const plain = await run('psql', ['-X', '-A', '-t', '-c', 'SELECT 2', `${base}?sslmode=disable`]);
   t.equal(plain.code, 0, 'plain connections still work when TLS is offered');
 });
+
+t.test('GSSENCRequest is declined with N, then the startup goes on', async (t) => {
+  const net = await import('node:net');
+  const s = net.connect(airlock.pgPort, '127.0.0.1');
+  await new Promise((r) => s.once('connect', r));
+  const gss = Buffer.alloc(8);
+  gss.writeInt32BE(8, 0);
+  gss.writeInt32BE(80877104, 4);
+  s.write(gss);
+  const answer = await new Promise<Buffer>((r) => s.once('data', r));
+  t.equal(answer.toString(), 'N');
+  s.destroy();
+});
+
+t.test('Ctrl-C on a running (not held) query reaches the upstream through airlock', async (t) => {
+  const { start } = await import('../helpers/processes.js');
+  const p = start('psql', ['-X', '-c', 'SELECT pg_sleep(20)', airlock.pgUrl('bob@corp.com')]);
+  for (let i = 0; i < 100; i++) {
+    const r = await direct.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(20)' AND state = 'active'`);
+    if (r.rows[0].n > 0) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  p.child.kill('SIGINT');
+  const r = await p.done;
+  t.match(r.stderr, /canceling statement due to user request/);
+});
+
+t.test('LISTEN through airlock receives a NOTIFY sent elsewhere', async (t) => {
+  const c = new pg.Client(airlock.pgConfig('bob@corp.com'));
+  await c.connect();
+  const got = new Promise<string | undefined>((resolve) => c.on('notification', (n) => resolve(n.payload)));
+  await c.query('LISTEN airlock_wire_channel');
+  await direct.query(`NOTIFY airlock_wire_channel, 'hello through airlock'`);
+  t.equal(await got, 'hello through airlock');
+  await c.end();
+});
