@@ -62,5 +62,7 @@ function toJsonSafe(value: unknown, depth: number): unknown {
 
 /** Canonical JSON refuses lone surrogates (I-JSON); a client can send them, so replace them. */
 function wellFormed(text: string): string {
+  // Almost every string has no surrogate at all: test before building a copy.
+  if (!/[\uD800-\uDFFF]/.test(text)) return text;
   return text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
