@@ -2,6 +2,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { AirlockError } from '../errors.js';
 
 /** Signed checkpoint lines of every chain in the directory, one JSON record per line. */
 export const CHECKPOINT_LOG = 'checkpoints.log';
@@ -93,5 +94,39 @@ export function processAlive(pid: number): boolean {
     return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * One writer per instance chain: two processes appending to the same chain would interleave seqs.
+ * The lock file names the writer's pid; a lock left by a dead process is taken over.
+ */
+export function claimInstanceLock(dir: string, instanceId: string): void {
+  const file = path.join(dir, `${instanceId}.lock`);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o644 });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    const holder = Number.parseInt(fs.readFileSync(file, 'utf8'), 10);
+    if (holder !== process.pid && processAlive(holder)) {
+      throw new AirlockError(
+        'AIRLOCK_ERR_AUDIT_WRITE',
+        `the audit chain of instance "${instanceId}" in ${dir} is being written by process ${holder}. Fix: stop that airlock, or give this one its own instance_id or audit.dir`,
+      );
+    }
+    fs.rmSync(file, { force: true });
+  }
+  throw new AirlockError('AIRLOCK_ERR_AUDIT_WRITE', `could not take the audit lock ${file}`);
+}
+
+export function releaseInstanceLock(dir: string, instanceId: string): void {
+  const file = path.join(dir, `${instanceId}.lock`);
+  try {
+    if (Number.parseInt(fs.readFileSync(file, 'utf8'), 10) === process.pid) fs.rmSync(file, { force: true });
+  } catch {
+    // Already gone.
   }
 }

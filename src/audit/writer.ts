@@ -19,7 +19,7 @@ import { HOUSEKEEPING_TYPES } from './records.js';
 import { scanChainTail, type TailState } from './recovery.js';
 import { sanitizeFields, sha256Hex, type SqlMode } from './redact.js';
 import {
-  CHECKPOINT_LOG, findInstanceChain, isValidInstanceId, liveMarkerPath, newChainId, segmentName,
+  CHECKPOINT_LOG, claimInstanceLock, findInstanceChain, releaseInstanceLock, isValidInstanceId, liveMarkerPath, newChainId, segmentName,
 } from './segments.js';
 import { loadOrCreateSigningKey, signCheckpoint, type SigningKey } from './signing.js';
 import type { AuditFields, AuditSink, AuditType } from './types.js';
@@ -108,6 +108,16 @@ export class AuditWriter implements AuditSink {
     }
     const key = await loadOrCreateSigningKey(opts.signingKeyFile);
     await fsp.mkdir(opts.dir, { recursive: true });
+    claimInstanceLock(opts.dir, opts.instanceId);
+    try {
+      return await AuditWriter.#openClaimed(opts, key);
+    } catch (err) {
+      releaseInstanceLock(opts.dir, opts.instanceId);
+      throw err;
+    }
+  }
+
+  static async #openClaimed(opts: AuditWriterOptions, key: SigningKey): Promise<AuditWriter> {
     const segments = findInstanceChain(opts.dir, opts.instanceId);
     const now = (opts.clock ?? (() => new Date()))();
     let writer: AuditWriter;
@@ -228,6 +238,7 @@ export class AuditWriter implements AuditSink {
       await fsp.chmod(path.join(this.#opts.dir, this.#segment.name), 0o444);
       await fsp.rm(liveMarkerPath(this.#opts.dir, this.chainId), { force: true });
     }
+    releaseInstanceLock(this.#opts.dir, this.#opts.instanceId);
     if (!this.#healthy) throw this.#failure!;
   }
 

@@ -185,3 +185,24 @@ t.test('lazy records keep chain order and reach the file with the next write or 
   await w.close();
   t.equal(verifyAuditDir(dir).findings.filter((f) => f.severity !== 'info').length, 0);
 });
+
+t.test('a second live process cannot write the same instance chain; a dead one\'s lock is taken over', async (t) => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { spawn } = await import('node:child_process');
+  const { AuditWriter } = await import('../../../src/audit/writer.js');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'airlock-lock-'));
+  const opts = { dir, instanceId: 'locked', signingKeyFile: path.join(dir, 'key.pem'), rotateBytes: 1 << 30, rotateAgeMs: 1e9 };
+  // A live process that is not us holds the lock.
+  const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)']);
+  t.teardown(() => other.kill());
+  fs.writeFileSync(path.join(dir, 'locked.lock'), `${other.pid}\n`);
+  await t.rejects(AuditWriter.open(opts), { code: 'AIRLOCK_ERR_AUDIT_WRITE', message: /being written by process \d+/ });
+  other.kill('SIGKILL');
+  await new Promise((r) => other.once('exit', r));
+  const w = await AuditWriter.open(opts);
+  t.equal(fs.readFileSync(path.join(dir, 'locked.lock'), 'utf8').trim(), String(process.pid), 'the stale lock was taken over');
+  await w.close();
+  t.notOk(fs.existsSync(path.join(dir, 'locked.lock')), 'released at close');
+});
