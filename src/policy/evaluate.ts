@@ -46,19 +46,54 @@ export interface Explanation {
  */
 export function evaluate(policy: Policy, input: EvaluationInput, classification: Classification): Decision {
   if (classification.unparseable) return unparseableDecision(policy, classification.reason);
-  const many = classification.statements.length > 1;
-  let best: Decision | undefined;
-  classification.statements.forEach((stmt, index) => {
+  const statements = classification.statements;
+  if (statements.length === 0) return { action: 'allow', source: 'default', reason: 'Nothing to run: the SQL holds no statements.' };
+  // A string may hold thousands of statements: decide each with booleans only, test each regex
+  // against the text once, and word the reason for the deciding statement alone.
+  const regexResults = new Map<RuleMatch, boolean>();
+  const caseInsensitive = policy.resources.get(input.resource)?.protocol === 'mysql';
+  const applicable = policy.rules.filter((rule) => takesPart(rule, input));
+  const defaultStrictness = STRICTNESS[policy.defaults.action];
+  let bestIndex = -1;
+  let bestRule: Rule | undefined;
+  let bestStrictness = -1;
+  for (let index = 0; index < statements.length; index++) {
+    const stmt = statements[index]!;
     let decider: Rule | undefined;
-    for (const rule of policy.rules) {
-      if (ruleTrace(policy, rule, input, stmt).outcome !== 'matched') continue;
+    for (const rule of applicable) {
+      if (!matches(rule.match, stmt, input.sql, caseInsensitive, regexResults)) continue;
       if (!decider || STRICTNESS[rule.action] > STRICTNESS[decider.action]) decider = rule;
       if (decider.action === 'deny') break;
     }
-    const d = statementDecision(policy, input, stmt, index, many, decider);
-    if (!best || STRICTNESS_OF_DECISION[d.action] > STRICTNESS_OF_DECISION[best.action]) best = d;
-  });
-  return best ?? { action: 'allow', source: 'default', reason: 'Nothing to run: the SQL holds no statements.' };
+    const strictness = decider ? STRICTNESS[decider.action] : defaultStrictness;
+    if (strictness > bestStrictness) {
+      bestStrictness = strictness;
+      bestIndex = index;
+      bestRule = decider;
+      if (strictness === STRICTNESS.deny) break;
+    }
+  }
+  return statementDecision(policy, input, statements[bestIndex]!, bestIndex, statements.length > 1, bestRule);
+}
+
+function takesPart(rule: Rule, input: EvaluationInput): boolean {
+  if (rule.resources && !rule.resources.includes(input.resource)) return false;
+  return !rule.requesters || rule.requesters.some((g) => input.requester.groups.includes(g));
+}
+
+function matches(m: RuleMatch, stmt: StatementClass, sql: string, caseInsensitive: boolean, regexResults: Map<RuleMatch, boolean>): boolean {
+  if (m.commands && !m.commands.some((c) => commandMatches(c, stmt))) return false;
+  if (m.tables) {
+    const globs = compiledGlobs(m, caseInsensitive);
+    if (!stmt.tables.some((table) => globs.some((g) => g.test(table)))) return false;
+  }
+  if (m.writes !== undefined && stmt.writes !== m.writes) return false;
+  if (m.regex !== undefined) {
+    let hit = regexResults.get(m);
+    if (hit === undefined) regexResults.set(m, (hit = compiledRegex(m).test(sql)));
+    if (!hit) return false;
+  }
+  return true;
 }
 
 /** The same decision as evaluate(), with every rule's outcome for every statement, for `airlock policy explain`. */

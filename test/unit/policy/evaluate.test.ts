@@ -88,3 +88,38 @@ t.test('explain traces every rule for every statement', async (t) => {
   t.same(unparseable.statements, []);
   t.equal(unparseable.decision.source, 'unparseable');
 });
+
+t.test('a string of many statements is decided with each regex tested once (regression: 100,000 statements froze the daemon)', async (t) => {
+  const { loadPolicy } = await import('../../../src/policy/load.js');
+  const { evaluate } = await import('../../../src/policy/evaluate.js');
+  const fsm = await import('node:fs');
+  const osm = await import('node:os');
+  const pathm = await import('node:path');
+  const dir = fsm.mkdtempSync(pathm.join(osm.tmpdir(), 'airlock-regex-'));
+  const file = pathm.join(dir, 'policy.yaml');
+  fsm.writeFileSync(file, `version: 1
+resources:
+  orders: { protocol: postgres, host: 127.0.0.1, port: 5432, database: test, user: postgres }
+defaults: { action: allow, on_unparseable: deny }
+rules:
+  - name: no-sleeping
+    match: { regex: "pg_sleep\\\\s*\\\\(" }
+    action: deny
+`);
+  const policy = loadPolicy(file);
+  const sql = 'select 1;'.repeat(20000);
+  const statements = Array.from({ length: 20000 }, () => ({ kind: 'SELECT', writes: false, tables: [] as string[] }));
+  const original = RegExp.prototype.test;
+  let calls = 0;
+  RegExp.prototype.test = function (this: RegExp, s: string) {
+    if (this.source.startsWith('pg_sleep')) calls++;
+    return original.call(this, s);
+  };
+  try {
+    const d = evaluate(policy, { resource: 'orders', requester: { email: 'a@b.c', groups: [] }, sql }, { statements });
+    t.equal(d.action, 'allow');
+  } finally {
+    RegExp.prototype.test = original;
+  }
+  t.equal(calls, 1, 'the regex ran once for the whole string, not once per statement');
+});
