@@ -141,7 +141,8 @@ export class PgListener {
 
   private async startup(socket: net.Socket, sessionId: string, remote: string, log: ListenerLog, release: () => void): Promise<void> {
     const { config } = this.deps;
-    const framer = new PgFramer({ typed: false, maxMessageBytes: config.limits.max_message_bytes });
+    const framer = new PgFramer({ typed: false, maxMessageBytes: PRE_AUTH_MAX_MESSAGE_BYTES });
+    framer.setMaxMessageBytes(PRE_AUTH_MAX_MESSAGE_BYTES, 'the limit before authentication');
     const reader = new StartupFrameReader(socket, framer);
     let current: net.Socket = socket;
     let tlsActive = false;
@@ -230,6 +231,7 @@ export class PgListener {
       throw authFailedError(email);
     }
     socket.write(msg.authenticationSaslFinal(final.serverFinal));
+    reader.framer.setMaxMessageBytes(config.limits.max_message_bytes, 'limits.max_message_bytes');
     const resource = this.deps.policy().resources.get(database);
     if (!resource || resource.protocol !== 'postgres') {
       metrics?.authFailed('postgres', 'unknown_resource');
@@ -375,6 +377,9 @@ export class PgListener {
     });
   }
 }
+
+/** Startup packets and SASL messages are a few hundred bytes; PostgreSQL caps the startup packet at 10000. */
+const PRE_AUTH_MAX_MESSAGE_BYTES = 16 * 1024;
 
 /** Startup parameters passed to the upstream: presentation settings only, never identity or options. */
 const FORWARDED_STARTUP_PARAMS = new Set([

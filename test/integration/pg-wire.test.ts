@@ -162,3 +162,18 @@ t.test('LISTEN through airlock receives a NOTIFY sent elsewhere', async (t) => {
   t.equal(await got, 'hello through airlock');
   await c.end();
 });
+
+t.test('before authentication a client cannot make airlock buffer a large message (regression: 24 sockets × 60 MB → 1.7 GB RSS)', async (t) => {
+  const net = await import('node:net');
+  const s = net.connect(airlock.pgPort, '127.0.0.1');
+  await new Promise((r) => s.once('connect', r));
+  // A startup packet announcing 60 MB.
+  const head = Buffer.alloc(8);
+  head.writeInt32BE(60 * 1024 * 1024, 0);
+  head.writeInt32BE(196608, 4);
+  s.write(head);
+  const reply = await new Promise<Buffer>((r) => s.once('data', r));
+  t.match(reply.toString('latin1'), /FATAL.*54000.*exceeds the limit of 16384 bytes \(the limit before authentication\)/s);
+  s.destroy();
+  // After authentication the configured limit applies: the 10 MB query test above passes.
+});

@@ -20,7 +20,8 @@ const EMPTY = Buffer.alloc(0);
 
 export class PgFramer {
   private typed: boolean;
-  private readonly maxMessageBytes: number;
+  private maxMessageBytes: number;
+  private limitName = 'limits.max_message_bytes';
   /** Bytes of a frame header seen so far (at most 5). */
   private readonly header = Buffer.alloc(5);
   private headerFilled = 0;
@@ -41,6 +42,15 @@ export class PgFramer {
     this.typed = opts.typed;
     this.maxMessageBytes = opts.maxMessageBytes;
     this.skipBody = opts.skipBody;
+  }
+
+  /**
+   * Before authentication only small messages are due (PostgreSQL itself caps the startup packet at
+   * 10000 bytes), so a stranger cannot make airlock buffer megabytes; after it, the configured limit.
+   */
+  setMaxMessageBytes(bytes: number, limitName: string): void {
+    this.maxMessageBytes = bytes;
+    this.limitName = limitName;
   }
 
   /** After startup, every frame carries a type byte. */
@@ -143,7 +153,7 @@ export class PgFramer {
       throw new ClientError({
         sqlstate: '54000',
         mysqlErrno: 1153,
-        message: `message of ${total} bytes exceeds the limit of ${this.maxMessageBytes} bytes (limits.max_message_bytes)`,
+        message: `message of ${total} bytes exceeds the limit of ${this.maxMessageBytes} bytes (${this.limitName})`,
         fatal: true,
       });
     }
