@@ -77,6 +77,12 @@ export const clientErrors = {
       message: 'terminating connection because airlock is shutting down',
       fatal: true,
     }),
+  unknownPortal: () =>
+    new ClientError({
+      sqlstate: '34000',
+      mysqlErrno: 1243,
+      message: 'airlock: Execute of a portal or prepared statement that was never bound on this connection; nothing ran',
+    }),
   fastPathRefused: () =>
     new ClientError({
       sqlstate: '42501',

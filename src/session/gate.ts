@@ -175,7 +175,9 @@ export class StatementGate {
         const grant = await this.deps.broker.findJitGrant(session.requester.email, session.resource.name, ruleName);
         if (grant) return { run: true };
       }
-      if (approval.hold === 'retry') {
+      // A jit approval's effect is its window; it is never also a one-off run (else a revoked
+      // window would leave one statement runnable).
+      if (approval.hold === 'retry' && approval.mode !== 'jit') {
         const approved = await this.deps.broker.findApprovedForRetry(binding);
         if (approved && (await this.deps.broker.claimExecution(approved.id))) {
           return this.intend(session, approved.id, sql, approved.break_glass !== undefined);

@@ -177,3 +177,14 @@ t.test('before authentication a client cannot make airlock buffer a large messag
   s.destroy();
   // After authentication the configured limit applies: the 10 MB query test above passes.
 });
+
+t.test('Execute of a portal never bound is answered at once, not held for approvers', async (t) => {
+  const c = await wire();
+  await c.send(Buffer.concat([fe.execute('no_such_portal'), fe.sync(), fe.query('SELECT 5')]));
+  const first = await c.untilReady();
+  t.equal(tags(first), 'EZ');
+  t.match(errorOf(first), { code: '34000' });
+  t.equal((await airlock.daemon.approvalBroker.list({ states: ['pending'] })).length, 0, 'no request for approvers');
+  t.equal(tags(await c.untilReady()), 'TDCZ');
+  c.close();
+});

@@ -19,8 +19,8 @@ export interface PendingStatement {
   readonly portal?: Portal;
 }
 
-/** What an Execute of an unknown portal runs: nothing airlock can read, so it classifies as unparseable. */
-const UNKNOWN_PORTAL = '\u0000unknown portal';
+/** An Execute of a portal or statement airlock never saw bound: answered with an error, never held or run. */
+export const UNKNOWN_PORTAL = '\u0000unknown portal';
 
 export class ExtendedBatch {
   private frames: PgFrame[] = [];

@@ -9,7 +9,7 @@ import { clientErrors } from '../../session/client-errors.js';
 import { heldNotice } from './held-notice.js';
 import type { PgFrame } from './framer.js';
 import { PgFramer } from './framer.js';
-import { ExtendedBatch, type PendingStatement } from './extended-batch.js';
+import { ExtendedBatch, UNKNOWN_PORTAL, type PendingStatement } from './extended-batch.js';
 import { FrontendCode, decodeQuery } from './frontend.js';
 import { errorResponse, readyForQuery } from './messages.js';
 import { ResponseTracker, type StatementOutcome } from './response-tracker.js';
@@ -244,6 +244,14 @@ export class PgRelay {
   /** Sync or Flush ends an extended batch: decide every Execute in it, then forward it whole or refuse it whole. */
   private flushBatch(endsWithSync: boolean): Promise<void> | void {
     const { frames, statements } = this.batch.take();
+    if (statements.some((st) => st.sql === UNKNOWN_PORTAL)) {
+      // The server would answer 34000/26000; asking approvers about it would be asking about nothing.
+      return this.tracker.quiescent().then(() => {
+        this.writeClient(this.errorFrame(clientErrors.unknownPortal()));
+        if (endsWithSync) this.answerSync();
+        else this.skippingToSync = true;
+      });
+    }
     const arrived = performance.now();
     const verdicts = statements.map((s) => this.judge(s.sql));
     statements.forEach((s, i) => {
