@@ -3,10 +3,11 @@
 // with the same capability flags the client agreed to, then hands over to the relay.
 //
 // Connection ids: the greeting carries airlock's own id, so `KILL [QUERY] n` from a second connection
-// names an airlock session. KILL is a statement like any other (kind KILL, a write): policy decides it
-// first; then airlock lets a requester kill only their own sessions (ERR 1095 otherwise). A KILL QUERY
-// aimed at a held statement cancels the hold (the held client gets ERR 1317); otherwise airlock sends
-// KILL QUERY <upstream thread id> on a fresh upstream connection with the resource's credentials.
+// names an airlock session. KILL is session control airlock answers itself, not a database statement:
+// policy does not judge it and it needs no database (mysql's Ctrl-C and mysql2 send it on a fresh
+// connection opened without one). A requester may kill only their own sessions (ERR 1094/1095 otherwise).
+// A KILL QUERY aimed at a held statement cancels the hold (the held client gets ERR 1317); otherwise
+// airlock sends KILL QUERY <upstream thread id> on a fresh upstream connection with the resource's credentials.
 //
 // Holding: MySQL has no notice channel, so a held client simply waits; the request id is logged.
 
@@ -21,11 +22,11 @@ import type { UserDirectory, UserRecord } from '../identity/types.js';
 import type { Policy, ResourceSpec } from '../policy/types.js';
 import { NATIVE, authenticateClient, newScramble, type AuthChannel, type RsaKeyPair } from '../protocol/mysql/auth.js';
 import { Capability, Command, DEFAULT_COLLATION, Errno, OFFERED_CAPABILITIES, RELAYED_CAPABILITIES, ServerStatus, sqlstateForErrno } from '../protocol/mysql/codes.js';
-import { commandText } from '../protocol/mysql/commands.js';
+import { commandText, decodeProcessKill } from '../protocol/mysql/commands.js';
 import { MysqlFramer, framePayload } from '../protocol/mysql/framer.js';
 import { decodeHandshakeResponse41, encodeErr, encodeHandshakeV10, encodeOk, isSslRequest, type HandshakeResponse41 } from '../protocol/mysql/packets.js';
 import { MysqlRelay, type MysqlRelayHooks, type MysqlRelayObserver } from '../protocol/mysql/relay.js';
-import { SessionText } from '../protocol/mysql/session-text.js';
+import { SessionText, type KillTarget } from '../protocol/mysql/session-text.js';
 import { PacketSocketReader } from '../protocol/mysql/socket-reader.js';
 import type { SessionIdentity, StatementGate } from '../session/gate.js';
 import { connectUpstreamMysql, killUpstream, probeMysqlServer, type MysqlUpstream } from '../upstream/mysql-connect.js';
@@ -237,7 +238,7 @@ export class MysqlListener {
       resource = this.resourceNamed(response.database);
     } else {
       hs.socket.write(framePayload(encodeOk({ status: ServerStatus.Autocommit, sessionTrack: (agreed & Capability.SessionTrack) !== 0 }), hs.seq));
-      const chosen = await this.awaitResource(hs, agreed);
+      const chosen = await this.awaitResource(hs, agreed, result.user);
       if (!chosen) return;
       resource = chosen;
     }
@@ -247,12 +248,19 @@ export class MysqlListener {
   }
 
   /** Connected without a database: the first COM_INIT_DB (or USE) names the resource. */
-  private async awaitResource(hs: Handshake, agreed: number): Promise<ResourceSpec | undefined> {
+  private async awaitResource(hs: Handshake, agreed: number, user: UserRecord): Promise<ResourceSpec | undefined> {
+    const text = new SessionText({ server: /mariadb/i.test(this.upstreamInfo?.version ?? '') ? 'mariadb' : 'mysql' });
     for (;;) {
       const p = await hs.reader.next();
       hs.seq = p.seq + 1;
       const command = p.payload[0];
       let name: string | undefined;
+      const kill = command === Command.Query ? text.killTarget(commandText(p.payload)) : command === Command.ProcessKill ? { id: decodeProcessKill(p.payload), what: 'CONNECTION' as const } : undefined;
+      if (kill) {
+        const error = kill === 'invalid' ? new ClientError({ sqlstate: '42000', mysqlErrno: Errno.NotSupported, message: 'airlock: KILL needs a literal connection id (the one your client saw)' }) : await this.kill(kill, user.email, hs.log);
+        hs.socket.write(framePayload(error ? encodeErr(error.mysqlErrno, error.message, sqlstateForErrno(error.mysqlErrno)) : encodeOk({ status: ServerStatus.Autocommit, sessionTrack: (agreed & Capability.SessionTrack) !== 0 }), hs.seq));
+        continue;
+      }
       if (command === Command.InitDb) name = commandText(p.payload);
       else if (command === Command.Query) name = /^\s*use\s+`?([^`;\s]+)`?\s*;?\s*$/i.exec(commandText(p.payload))?.[1];
       else if (command === Command.Quit) {
@@ -351,7 +359,7 @@ export class MysqlListener {
 
   private hooks(hs: Handshake): MysqlRelayHooks {
     return {
-      kill: (target, session) => this.kill(target, session, hs.log),
+      kill: (target, session) => this.kill(target, session.requester.email, hs.log),
       changeUser: async (request, channel, session) => {
         const user = this.deps.users().get(request.user);
         const result = await authenticateClient(channel, {
@@ -374,10 +382,11 @@ export class MysqlListener {
     };
   }
 
-  private async kill(target: { id: number; what: 'QUERY' | 'CONNECTION' }, session: SessionIdentity, log: MysqlListenerLog): Promise<ClientError | undefined> {
+  /** KILL from `requester` (with or without a resource chosen) aimed at airlock connection `target.id`. */
+  private async kill(target: KillTarget, requester: string, log: MysqlListenerLog): Promise<ClientError | undefined> {
     const live = this.sessions.get(target.id);
     if (!live) return new ClientError({ sqlstate: 'HY000', mysqlErrno: Errno.UnknownThread, message: `Unknown thread id: ${target.id}` });
-    if (live.relay.identity.requester.email.toLowerCase() !== session.requester.email.toLowerCase()) {
+    if (live.relay.identity.requester.email.toLowerCase() !== requester.toLowerCase()) {
       return new ClientError({ sqlstate: 'HY000', mysqlErrno: Errno.NotOwnerOfThread, message: `You are not owner of thread ${target.id} (airlock: only your own connections)` });
     }
     const timeout = this.deps.config.limits.auth_timeout_ms;

@@ -53,6 +53,11 @@ const SINGLE_REPLY = new Set<number>([Command.Ping, Command.Statistics, Command.
 export class MysqlRelay {
   private readonly o: MysqlRelayOptions;
   private session: SessionIdentity;
+
+  /** Who this session runs as now (COM_CHANGE_USER may change it); a reload checks they may still. */
+  get requesterIdentity(): SessionIdentity['requester'] {
+    return this.session.requester;
+  }
   private readonly tracker: ResponseTracker;
   private readonly statements = new PreparedStatements();
   private inbox: MysqlPacket[] = [];
@@ -263,7 +268,7 @@ export class MysqlRelay {
       case Command.ChangeUser:
         return this.handleChangeUser(p);
       case Command.ProcessKill:
-        return this.gateThen(`KILL ${decodeProcessKill(p.payload)}`, [], () => this.runKill({ id: decodeProcessKill(p.payload), what: 'CONNECTION' }));
+        return this.runKill(`KILL ${decodeProcessKill(p.payload)}`, { id: decodeProcessKill(p.payload), what: 'CONNECTION' });
       case Command.Quit:
         this.forward(p.raw);
         this.o.client.end();
@@ -279,7 +284,7 @@ export class MysqlRelay {
     const sql = commandText(p.payload);
     const kill = this.o.text.killTarget(sql);
     if (kill === 'invalid') return this.refuse(new ClientError({ sqlstate: '42000', mysqlErrno: Errno.NotSupported, message: 'airlock: KILL needs a literal connection id (the one your client saw)' }));
-    if (kill) return this.gateThen(sql, [], () => this.runKill(kill));
+    if (kill) return this.runKill(sql, kill);
     const use = this.o.text.schemaSwitch(sql, this.session.resource);
     if (use && !use.allowed) return this.refuse(schemaDenied(use.name, this.session.resource.name));
     return this.gateThen(sql, [], (requestId, verdict) => {
@@ -373,7 +378,17 @@ export class MysqlRelay {
     this.writeClient(framePayload(this.okPayload(), seq));
   }
 
-  private async runKill(target: KillTarget): Promise<void> {
+  /**
+   * KILL is session control airlock answers itself, never a database statement: policy does not judge it
+   * (a read-only resource must still let a requester cancel their own held statement), and the hook lets
+   * it reach only the requester's own sessions. It is audited as decided by airlock.
+   */
+  private async runKill(sql: string, target: KillTarget): Promise<void> {
+    await this.tracker.quiescent();
+    const s = this.session;
+    this.o.audit
+      .append('statement.decided', { session_id: s.sessionId, requester: s.requester.email, resource: s.resource.name, decision: 'allow', rule: null, source: 'session-control', kinds: ['KILL'], tables: [], writes: false, sql, params: [] })
+      .catch((err) => this.o.log.warn({ err }, 'audit write failed for a KILL'));
     const error = await this.o.hooks.kill(target, this.session);
     if (error) this.writeClient(framePayload(this.errPayload(error), 1));
     else this.writeClient(framePayload(this.okPayload(), 1));
