@@ -12,7 +12,7 @@ import { AuditWriter } from './audit/writer.js';
 import { createClassifier, initClassifiers, classifierCacheStats } from './classify/index.js';
 import type { Classifier, Dialect } from './classify/types.js';
 import type { Config } from './config/types.js';
-import { AirlockError } from './errors.js';
+import { AirlockError, type ClientError } from './errors.js';
 import { loadUsers } from './identity/users-file.js';
 import type { UserDirectory } from './identity/types.js';
 import { ConnectionLimits } from './listener/limits.js';
@@ -273,6 +273,7 @@ export class Daemon {
     }
     try {
       this.users = loadUsers(config.users);
+      this.endSessionsOfChangedUsers();
     } catch (err) {
       errors.push((err as Error).message);
     }
@@ -280,6 +281,24 @@ export class Daemon {
     this.metrics.policyReloads.inc({ result: ok ? 'success' : 'failure' });
     if (!ok) log.error({ errors }, 'reload refused; the previous policy and users stay in force');
     return { ok, errors };
+  }
+
+  /**
+   * A person removed, disabled or moved to other groups loses the sessions opened as they were:
+   * policy decisions use the groups a session logged in with.
+   */
+  private endSessionsOfChangedUsers(): void {
+    const relays: { requester: { email: string; groups: readonly string[] }; terminate(e: ClientError): void }[] = [
+      ...(this.pg?.allSessions() ?? []),
+      ...(this.mysql?.allSessions() ?? []).map((r) => ({ requester: r.requesterIdentity, terminate: (e: ClientError) => r.terminate(e) })),
+    ];
+    for (const relay of relays) {
+      const now = this.users.get(relay.requester.email);
+      const same = now && !now.disabled && now.groups.length === relay.requester.groups.length && now.groups.every((g) => relay.requester.groups.includes(g));
+      if (same) continue;
+      this.opts.log.info({ requester: relay.requester.email }, 'ending a session: its user was removed, disabled or regrouped');
+      relay.terminate(clientErrors.accessChanged());
+    }
   }
 
   private watchConfigFiles(): void {

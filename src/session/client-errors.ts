@@ -77,6 +77,14 @@ export const clientErrors = {
       message: 'terminating connection because airlock is shutting down',
       fatal: true,
     }),
+  accessChanged: () =>
+    new ClientError({
+      sqlstate: '57P01',
+      mysqlErrno: 1053,
+      message: 'airlock: your access changed (removed, disabled or moved to other groups); this session is closed',
+      hint: 'Reconnect to continue with your current access.',
+      fatal: true,
+    }),
   unknownPortal: () =>
     new ClientError({
       sqlstate: '34000',

@@ -91,6 +91,11 @@ export class PgRelay {
     return 'forward';
   }
 
+  /** Who this session runs as (a reload checks they may still). */
+  get requester(): SessionIdentity['requester'] {
+    return this.o.session.requester;
+  }
+
   /** A statement is running upstream (shutdown lets it finish within the grace period). */
   get busy(): boolean {
     return !this.tracker.idle;
