@@ -83,6 +83,9 @@ interface Handshake {
 
 const FALLBACK_VERSION = '8.0.36';
 
+/** Handshake and auth packets are a few hundred bytes (an RSA-encrypted password under 1 KiB). */
+const PRE_AUTH_MAX_PAYLOAD_BYTES = 16 * 1024;
+
 export class MysqlListener {
   private readonly server: net.Server;
   private readonly sessions = new Map<number, LiveSession>();
@@ -181,7 +184,8 @@ export class MysqlListener {
         0,
       ),
     );
-    const reader = new PacketSocketReader(socket, new MysqlFramer({ maxPayloadBytes: this.deps.config.limits.max_message_bytes }), 'client');
+    // A stranger must not make airlock buffer megabytes: the handshake is a few hundred bytes.
+    const reader = new PacketSocketReader(socket, new MysqlFramer({ maxPayloadBytes: PRE_AUTH_MAX_PAYLOAD_BYTES }), 'client');
     const hs: Handshake = { socket, reader, connectionId, scramble, sessionId, remote, log, tlsActive: false, seq: 1 };
     const timer = setTimeout(() => {
       hs.socket.end(framePayload(encodeErr(Errno.HandshakeError, 'airlock: authentication timed out (limits.auth_timeout)'), hs.seq));
@@ -232,6 +236,7 @@ export class MysqlListener {
       throw new ClientError({ sqlstate: '08004', mysqlErrno: 1040, message: perUser.message, fatal: true });
     }
     hs.socket.once('close', perUser.release);
+    hs.reader.framer.setMaxPayloadBytes(this.deps.config.limits.max_message_bytes);
     clearTimeout(timer);
     let resource: ResourceSpec;
     if (response.database) {

@@ -29,10 +29,15 @@ export class MysqlFramer {
   /** Physical packets of a logical packet still waiting for its last (shorter) part. */
   private partial: Buffer[] = [];
   private partialPayload = 0;
-  private readonly maxPayloadBytes: number;
+  private maxPayloadBytes: number;
 
   constructor(opts: { maxPayloadBytes?: number } = {}) {
     this.maxPayloadBytes = opts.maxPayloadBytes ?? Number.MAX_SAFE_INTEGER;
+  }
+
+  /** Small until the client has authenticated, the configured limit after (see the listener). */
+  setMaxPayloadBytes(bytes: number): void {
+    this.maxPayloadBytes = bytes;
   }
 
   /** Bytes received but not yet part of a complete logical packet. */
