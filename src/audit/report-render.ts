@@ -32,8 +32,18 @@ function cell(text: string | number | undefined): string {
   return String(text ?? '').replace(/\\/g, '\\\\').replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 }
 
+/** Line breaks change what SQL means (a -- comment ends at one): shown as ⏎ in a table cell. */
 function code(text: string): string {
-  return text === '' ? '' : text.includes('`') ? cell(text) : `\`${cell(text)}\``;
+  const oneLine = text.replace(/\r?\n/g, ' ⏎ ');
+  return oneLine === '' ? '' : oneLine.includes('`') ? cell(oneLine) : `\`${cell(oneLine)}\``;
+}
+
+/** Multi-line SQL is also given whole, exactly as sent, in a fenced block longer than any fence inside it. */
+function fencedSql(text: string): string[] {
+  if (!/[\r\n]/.test(text)) return [];
+  const longest = Math.max(2, ...(text.match(/~+/g) ?? []).map((f) => f.length));
+  const fence = '~'.repeat(longest + 1);
+  return [`${fence}sql`, text, fence, ''];
 }
 
 export function renderMarkdown(r: Report): string {
@@ -64,7 +74,7 @@ export function renderMarkdown(r: Report): string {
       ['Outcome', cell(result(e))],
     ];
     for (const [k, val] of rows) out.push(`| ${k} | ${val} |`);
-    out.push('');
+    out.push('', ...fencedSql(statement(e)));
   }
 
   out.push(`## Break-glass awaiting review (${r.break_glass.length})`, '');

@@ -106,3 +106,22 @@ t.test('csv has one row per held request with the break-glass flag; json round-t
   t.equal(json.break_glass.length, 1);
   t.equal(path.isAbsolute(report.dir), true);
 });
+
+t.test('multi-line SQL keeps its line breaks in the Markdown report (regression: "-- c⏎DELETE" read as one comment)', async (t) => {
+  const { renderReport } = await import('../../../src/audit/report-render.js');
+  const report = {
+    period: { from: 'a', to: 'b' }, generated_at: 'g', dir: 'd',
+    verification: { intact: true, records: { valid: 1, total: 1 }, checkpoints: { valid: 0, total: 0 }, findings: [] },
+    requests: [{ request_id: 'r1', requester: 'alice@corp.com', resource: 'orders', rule: 'x', sql: '-- c\nDELETE FROM orders', votes: [], decided_by: [], decision: 'approved', break_glass: undefined }],
+    break_glass: [], counts: { by_rule: {}, by_resource: {}, by_outcome: {} }, controls: [],
+  } as unknown as Parameters<typeof renderReport>[0];
+  let md: string;
+  try {
+    md = renderReport(report, 'md');
+  } catch (err) {
+    t.fail(`render failed: ${(err as Error).message}`);
+    return;
+  }
+  t.match(md, '`-- c ⏎ DELETE FROM orders`', 'the table cell shows the line break');
+  t.match(md, '~~~sql\n-- c\nDELETE FROM orders\n~~~', 'and the statement is given exactly as sent');
+});
