@@ -132,11 +132,14 @@ export function demoInstructions(demo: RunningDemo): string {
     `2. In another terminal, approve as ${bob.email} (group dba):`,
     `     ${as(bob)} npx airlock approvals list`,
     `     ${as(bob)} npx airlock approvals approve <request-id>`,
-    `   Break-glass as ${carol.email} (group sre): ... npx airlock approvals force <request-id> --reason "incident 42"`,
+    `   Break-glass as ${carol.email} (group sre), alone, with a reason:`,
+    `     ${as(carol)} npx airlock approvals force <request-id> --reason "incident 42"`,
     '',
     `3. Verify the audit log:  npx airlock audit verify ${path.relative(process.cwd(), demo.daemon.config.audit.dir) || '.'}`,
     `   Metrics: curl http://${admin.host}:${admin.port}/metrics     Health: curl http://${admin.host}:${admin.port}/readyz`,
     '',
+    'The embedded database itself listens on a loopback port without a password (it is a demo): real',
+    'upstreams hold credentials only airlock knows.',
     `Tokens are shown once; the demo writes its files to ${path.relative(process.cwd(), path.dirname(demo.daemon.config.policy)) || '.'}. Ctrl-C stops it.`,
   ].join('\n');
 }
