@@ -59,7 +59,10 @@ function decided(result: DecisionResult, opts: ApprovalsOptions): string {
     case 'vote_recorded':
       return `request ${r.id}: approval recorded (${r.approvals.length} of ${r.approval.min_approvals}${r.approval.all_groups_must_approve ? `, one from each of ${r.approval.approvers.join(', ')}` : ''}); still pending\n`;
     case 'approved':
-      return `request ${r.id}: approved${r.sql ? '; the statement runs now' : '; access granted'}\n`;
+      if (!r.sql) return `request ${r.id}: approved; access granted\n`;
+      if (r.approval?.mode === 'jit') return `request ${r.id}: approved; the requester's access window is open\n`;
+      if (r.approval?.hold === 'retry') return `request ${r.id}: approved; it runs when the requester re-sends the statement\n`;
+      return `request ${r.id}: approved; the statement runs now\n`;
     case 'denied':
       return `request ${r.id}: denied (${r.final_reason ?? ''})\n`;
     case 'forced':
