@@ -7,6 +7,7 @@ import type { AuditSink } from '../../audit/types.js';
 import type { ClassifyContext } from '../../classify/types.js';
 import { ClientError } from '../../errors.js';
 import type { GateResult, SessionIdentity, StatementGate, Verdict } from '../../session/gate.js';
+import { ClientInbox } from '../../listener/client-inbox.js';
 import { clientErrors } from '../../session/client-errors.js';
 import type { AuthChannel } from './auth.js';
 import { Capability, Command, Errno, LAST_PREPARED_STATEMENT, sqlstateForErrno } from './codes.js';
@@ -47,7 +48,6 @@ export interface MysqlRelayOptions {
   readonly log: { info: (obj: object, msg: string) => void; debug: (obj: object, msg: string) => void; warn: (obj: object, msg: string) => void };
 }
 
-const INBOX_HIGH_WATER = 8 * 1024 * 1024;
 const SINGLE_REPLY = new Set<number>([Command.Ping, Command.Statistics, Command.StmtReset, Command.SetOption, Command.ResetConnection]);
 
 export class MysqlRelay {
@@ -60,12 +60,8 @@ export class MysqlRelay {
   }
   private readonly tracker: ResponseTracker;
   private readonly statements = new PreparedStatements();
-  private inbox: MysqlPacket[] = [];
-  private inboxHead = 0;
-  private inboxBytes = 0;
-  private pumping = false;
+  private readonly inbox: ClientInbox<MysqlPacket>;
   private closed = false;
-  private clientPausedForInbox = false;
   private holdAbort: AbortController | null = null;
   /** The client is streaming a LOCAL INFILE file the server asked for. */
   private clientInfile = false;
@@ -76,6 +72,16 @@ export class MysqlRelay {
     this.o = options;
     this.session = options.session;
     this.tracker = new ResponseTracker((options.capabilities & Capability.DeprecateEof) !== 0);
+    this.inbox = new ClientInbox(
+      options.client,
+      (p) => this.handle(p),
+      (err) => {
+        this.o.log.warn({ err: (err as Error).message }, 'session failed');
+        this.writeClient(framePayload(encodeErr(2027, 'airlock: internal error; the session is closed'), 1));
+        this.close('internal error');
+      },
+      () => this.closed,
+    );
   }
 
   get identity(): SessionIdentity {
@@ -96,14 +102,14 @@ export class MysqlRelay {
     upstream.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
     client.on('drain', () => upstream.resume());
     upstream.on('drain', () => {
-      if (!this.clientPausedForInbox) client.resume();
+      if (!this.inbox.holdsClientPaused) client.resume();
     });
     client.on('close', () => this.close('client disconnected'));
     upstream.on('close', () => this.close('upstream closed'));
     client.on('error', () => this.close('client socket error'));
     upstream.on('error', () => this.close('upstream socket error'));
     for (const p of this.o.initialPackets) this.enqueue(p);
-    if (this.inbox.length > 0) void this.pump();
+    this.inbox.process();
   }
 
   /** KILL QUERY aimed at this session: a held statement is dropped here; else 'forward' to the server. */
@@ -144,7 +150,6 @@ export class MysqlRelay {
       return;
     }
     this.inbox.push(p);
-    this.inboxBytes += p.raw.length;
   }
 
   private onClientData(chunk: Buffer): void {
@@ -159,11 +164,7 @@ export class MysqlRelay {
       }
       throw err;
     }
-    if (this.inboxBytes > INBOX_HIGH_WATER && !this.clientPausedForInbox) {
-      this.clientPausedForInbox = true;
-      this.o.client.pause();
-    }
-    void this.pump();
+    this.inbox.process();
   }
 
   private onUpstreamData(chunk: Buffer): void {
@@ -190,30 +191,7 @@ export class MysqlRelay {
     if (data.length > 0 && !this.closed && !this.o.client.write(data)) this.o.upstream.pause();
   }
 
-  private async pump(): Promise<void> {
-    if (this.pumping) return;
-    this.pumping = true;
-    try {
-      while (this.inboxHead < this.inbox.length && !this.closed) {
-        const p = this.inbox[this.inboxHead++]!;
-        this.inboxBytes -= p.raw.length;
-        const pending = this.handle(p);
-        if (pending) await pending;
-      }
-      this.inbox = [];
-      this.inboxHead = 0;
-      if (this.clientPausedForInbox && !this.closed) {
-        this.clientPausedForInbox = false;
-        this.o.client.resume();
-      }
-    } catch (err) {
-      this.o.log.warn({ err: (err as Error).message }, 'session failed');
-      this.writeClient(framePayload(encodeErr(2027, 'airlock: internal error; the session is closed'), 1));
-      this.close('internal error');
-    } finally {
-      this.pumping = false;
-    }
-  }
+
 
   /** Returns a promise only when the command must wait (hold, refusal ordering, auth). */
   private handle(p: MysqlPacket): Promise<void> | void {
@@ -343,12 +321,9 @@ export class MysqlRelay {
       send: (payload) => this.writeClient(framePayload(payload, seq++)),
       receive: () =>
         new Promise<MysqlPacket>((resolve) => {
-          const queued = this.inbox[this.inboxHead];
-          if (queued) {
-            this.inboxHead++;
-            this.inboxBytes -= queued.raw.length;
-            resolve(queued);
-          } else this.packetWaiter = resolve;
+          const queued = this.inbox.take();
+          if (queued) resolve(queued);
+          else this.packetWaiter = resolve;
         }).then((reply) => {
           seq = reply.seq + 1;
           return reply.payload;

@@ -6,6 +6,7 @@ import type { AuditSink } from '../../audit/types.js';
 import { ClientError } from '../../errors.js';
 import type { GateResult, SessionIdentity, StatementGate, Verdict } from '../../session/gate.js';
 import { clientErrors } from '../../session/client-errors.js';
+import { ClientInbox } from '../../listener/client-inbox.js';
 import { heldNotice } from './held-notice.js';
 import type { PgFrame } from './framer.js';
 import { PgFramer } from './framer.js';
@@ -36,27 +37,22 @@ export interface PgRelayOptions {
   readonly log: { debug: (obj: object, msg: string) => void; warn: (obj: object, msg: string) => void };
 }
 
-/** Queued client bytes beyond this pause reading from the client (a hold must not eat memory). */
-const INBOX_HIGH_WATER = 8 * 1024 * 1024;
 
 export class PgRelay {
   private readonly o: PgRelayOptions;
   private readonly upstreamFramer: PgFramer;
   private readonly tracker = new ResponseTracker();
-  private inbox: PgFrame[] = [];
-  private inboxHead = 0;
-  private inboxBytes = 0;
-  private pumping = false;
+  private readonly inbox: ClientInbox<PgFrame>;
   private closed = false;
   /** Extended-protocol messages waiting for their Sync or Flush. */
   private readonly batch = new ExtendedBatch();
   /** After a refused extended batch: drop client messages until Sync, as the server would. */
   private skippingToSync = false;
   private holdAbort: AbortController | null = null;
-  private clientPausedForInbox = false;
 
   constructor(options: PgRelayOptions) {
     this.o = options;
+    this.inbox = new ClientInbox(options.client, (frame) => this.handle(frame), (err) => this.failClient(err), () => this.closed);
     // Only the server's small control messages are read; row and copy data are relayed unread.
     this.upstreamFramer = new PgFramer({ typed: true, maxMessageBytes: Number.MAX_SAFE_INTEGER, skipBody: (type) => type === 0x44 || type === 0x64 });
   }
@@ -67,17 +63,14 @@ export class PgRelay {
     upstream.on('data', (chunk: Buffer) => this.onUpstreamData(chunk));
     client.on('drain', () => upstream.resume());
     upstream.on('drain', () => {
-      if (!this.clientPausedForInbox) client.resume();
+      if (!this.inbox.holdsClientPaused) client.resume();
     });
     client.on('close', () => this.close('client disconnected'));
     upstream.on('close', () => this.close('upstream closed'));
     client.on('error', () => this.close('client socket error'));
     upstream.on('error', () => this.close('upstream socket error'));
-    for (const f of this.o.initialFrames) {
-      this.inbox.push(f);
-      this.inboxBytes += f.raw.length;
-    }
-    if (this.inbox.length > 0) void this.pump();
+    for (const f of this.o.initialFrames) this.inbox.push(f);
+    this.inbox.process();
     // The connector hands the upstream socket over paused, so no reply is read before we listen.
     upstream.resume();
   }
@@ -125,19 +118,12 @@ export class PgRelay {
 
   private onClientData(chunk: Buffer): void {
     try {
-      this.o.clientFramer.push(chunk, (frame) => {
-        this.inbox.push(frame);
-        this.inboxBytes += frame.raw.length;
-      });
+      this.o.clientFramer.push(chunk, (frame) => this.inbox.push(frame));
     } catch (err) {
       this.failClient(err);
       return;
     }
-    if (this.inboxBytes > INBOX_HIGH_WATER && !this.clientPausedForInbox) {
-      this.clientPausedForInbox = true;
-      this.o.client.pause();
-    }
-    void this.pump();
+    this.inbox.process();
   }
 
   private onUpstreamData(chunk: Buffer): void {
@@ -162,29 +148,6 @@ export class PgRelay {
       }
     }
     this.tracker.observe(frame.type, frame.body);
-  }
-
-  private async pump(): Promise<void> {
-    if (this.pumping) return;
-    this.pumping = true;
-    try {
-      while (this.inboxHead < this.inbox.length && !this.closed) {
-        const frame = this.inbox[this.inboxHead++]!;
-        this.inboxBytes -= frame.raw.length;
-        const pending = this.handle(frame);
-        if (pending) await pending;
-      }
-      this.inbox = [];
-      this.inboxHead = 0;
-      if (this.clientPausedForInbox && !this.closed) {
-        this.clientPausedForInbox = false;
-        this.o.client.resume();
-      }
-    } catch (err) {
-      this.failClient(err);
-    } finally {
-      this.pumping = false;
-    }
   }
 
   /** Returns a promise only when the statement must wait (hold, refusal sequencing). */
