@@ -1,6 +1,7 @@
 // The composition root: builds every component from the frozen config, starts them in order, and
 // owns the process-level lifecycle (reload on SIGHUP or file change, graceful shutdown on SIGTERM).
 
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { AdminServer } from './admin/server.js';
 import { ApprovalBroker } from './approval/broker.js';
@@ -57,6 +58,8 @@ export class Daemon {
   private slack?: SlackHandle;
   private readonly watchers: fs.FSWatcher[] = [];
   private reloadTimer: NodeJS.Timeout | null = null;
+  /** Digest of the policy and users files as last loaded: the file watcher skips reloads that change nothing. */
+  private loadedFiles = '';
   private cacheSync: NodeJS.Timeout | null = null;
   private shuttingDown = false;
   private stopped: Promise<void> | null = null;
@@ -87,6 +90,7 @@ export class Daemon {
     const metrics = this.metrics;
     this.policy = loadPolicy(config.policy, { maxTimeoutMs: config.approvals.max_timeout_ms });
     this.users = loadUsers(config.users);
+    this.loadedFiles = filesDigest(config);
     metrics.setPolicy(this.policy.sha256, [...this.policy.resources.keys()]);
 
     try {
@@ -260,6 +264,7 @@ export class Daemon {
   reload(): { ok: boolean; errors: string[] } {
     const { config, log } = this.opts;
     const errors: string[] = [];
+    this.loadedFiles = filesDigest(config);
     try {
       const policy = loadPolicy(config.policy, { maxTimeoutMs: config.approvals.max_timeout_ms });
       if (policy.sha256 !== this.policy.sha256) {
@@ -318,7 +323,8 @@ export class Daemon {
     if (this.reloadTimer) clearTimeout(this.reloadTimer);
     this.reloadTimer = setTimeout(() => {
       this.reloadTimer = null;
-      this.reload();
+      // The watcher also fires for a file already reloaded by SIGHUP (or touched without a change).
+      if (filesDigest(this.opts.config) !== this.loadedFiles) this.reload();
     }, 200);
   }
 
@@ -370,6 +376,19 @@ export class Daemon {
     await this.admin.close().catch(() => {});
     await this.audit?.close().catch(() => {});
   }
+}
+
+function filesDigest(config: Config): string {
+  const h = createHash('sha256');
+  for (const file of [config.policy, config.users]) {
+    try {
+      h.update(fs.readFileSync(file));
+    } catch {
+      h.update(`unreadable:${file}`);
+    }
+    h.update('\0');
+  }
+  return h.digest('hex');
 }
 
 function hostPort(a: { address: string; port: number }): { host: string; port: number } {
