@@ -284,7 +284,11 @@ export class Daemon {
     }
     const ok = errors.length === 0;
     this.metrics.policyReloads.inc({ result: ok ? 'success' : 'failure' });
-    if (!ok) log.error({ errors }, 'reload refused; the previous policy and users stay in force');
+    if (!ok) {
+      log.error({ errors }, 'reload refused; the previous policy and users stay in force');
+      // Auditors see attempted policy changes too, not only the ones that took effect.
+      this.audit.append('policy.rejected', { files: [config.policy, config.users], errors }).catch(() => {});
+    }
     return { ok, errors };
   }
 

@@ -17,6 +17,7 @@
  *
  * Written by the rest of airlock:
  *   policy.loaded      { sha256, file }
+ *   policy.rejected    { files, errors }    a reload refused; the previous policy and users stay in force
  *   session.start      { session_id, requester, resource, protocol: 'postgres'|'mysql', client_addr,
  *                        application_name, tls: boolean }
  *   session.end        { session_id, duration_ms, reason }
@@ -49,6 +50,7 @@ export type ExecutionOutcome = 'ok' | 'error';
 /** Payload shapes per type, for callers that want the compiler to check their field names. */
 export interface AuditPayloads {
   'policy.loaded': { sha256: string; file: string };
+  'policy.rejected': { files: string[]; errors: string[] };
   'session.start': {
     session_id: string; requester: string; resource: string; protocol: 'postgres' | 'mysql';
     client_addr: string; application_name?: string; tls: boolean;

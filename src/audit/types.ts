@@ -2,7 +2,7 @@
 
 export type AuditType =
   | 'chain.genesis' | 'chain.recovered' | 'chain.break' | 'segment.open' | 'segment.close' | 'checkpoint'
-  | 'policy.loaded'
+  | 'policy.loaded' | 'policy.rejected'
   | 'session.start' | 'session.end'
   | 'statement.decided'
   | 'request.held' | 'approval.requested' | 'approval.vote' | 'approval.granted' | 'approval.denied'

@@ -68,6 +68,13 @@ t.test('SIGHUP and file-change reloads under a running psql loop', async (t) => 
   t.equal(refused?.level, 'error');
   t.match(JSON.stringify(refused?.errors), new RegExp(`${policyFile.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${badLine}:\\d+`), 'the log names file:line');
   t.match((await blockedRead()).stderr, /denied by policy rule "block-table"/, 'the old policy still decides');
+  // The refused change is evidence too: it is in the audit log with its errors.
+  const auditDir = path.join(airlock.dir, 'audit');
+  const rejected = fs.readdirSync(auditDir).filter((f) => f.endsWith('.jsonl'))
+    .flatMap((f) => fs.readFileSync(path.join(auditDir, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; errors?: string[] }))
+    .filter((r) => r.type === 'policy.rejected');
+  t.equal(rejected.length, 1, 'one policy.rejected record');
+  t.match(JSON.stringify(rejected[0]?.errors), `:${badLine}:`, 'naming file:line');
 
   // A good policy again, picked up from the file change alone.
   const v3 = examplePolicy(`
