@@ -32,6 +32,7 @@ import type { SessionIdentity, StatementGate } from '../session/gate.js';
 import { connectUpstreamMysql, killUpstream, probeMysqlServer, type MysqlUpstream } from '../upstream/mysql-connect.js';
 import type { AuthFailureReason } from '../metrics/registry.js';
 import type { ConnectionLimits } from './limits.js';
+import { SessionListener } from './session-listener.js';
 
 export interface MysqlListenerLog {
   info(obj: object, msg: string): void;
@@ -86,50 +87,22 @@ const FALLBACK_VERSION = '8.0.36';
 /** Handshake and auth packets are a few hundred bytes (an RSA-encrypted password under 1 KiB). */
 const PRE_AUTH_MAX_PAYLOAD_BYTES = 16 * 1024;
 
-export class MysqlListener {
-  private readonly server: net.Server;
-  private readonly sessions = new Map<number, LiveSession>();
+export class MysqlListener extends SessionListener<MysqlRelay, LiveSession> {
   private readonly tlsOptions: tls.SecureContextOptions | undefined;
   private readonly rsa: RsaKeyPair;
   private upstreamInfo: { version: string; capabilities: number } | undefined;
   private nextConnectionId = 1 + Math.floor(Math.random() * 1000);
-  private accepting = true;
 
   constructor(private readonly deps: MysqlListenerDeps, tlsMaterial?: { cert: Buffer; key: Buffer }) {
-    this.server = net.createServer((socket) => this.accept(socket));
+    super();
     if (tlsMaterial) this.tlsOptions = { cert: tlsMaterial.cert, key: tlsMaterial.key };
     this.rsa = deps.rsaKeyPair ?? generateRsa();
   }
 
-  async listen(host: string, port: number): Promise<net.AddressInfo> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
+  override async listen(host: string, port: number): Promise<net.AddressInfo> {
+    const address = await super.listen(host, port);
     await this.probeUpstream();
-    return this.server.address() as net.AddressInfo;
-  }
-
-  get sessionCount(): number {
-    return this.sessions.size;
-  }
-
-  async stopAccepting(): Promise<void> {
-    this.accepting = false;
-    // close() stops listening at once; its callback would wait for every session to end, which
-    // shutdown brings about itself after the grace period, so waiting here would deadlock it.
-    this.server.close();
-  }
-
-  sessionsHolding(): MysqlRelay[] {
-    return [...this.sessions.values()].filter((s) => s.relay.holding).map((s) => s.relay);
-  }
-
-  allSessions(): MysqlRelay[] {
-    return [...this.sessions.values()].map((s) => s.relay);
+    return address;
   }
 
   /** The greeting must promise only what upstreams can keep: learn one mysql resource's version and flags. */
@@ -151,7 +124,7 @@ export class MysqlListener {
     return caps >>> 0;
   }
 
-  private accept(socket: net.Socket): void {
+  protected accept(socket: net.Socket): void {
     socket.setNoDelay(true);
     socket.on('error', () => {});
     if (!this.accepting) {

@@ -17,6 +17,7 @@ import { authFailedError, ScramServerExchange, tlsServerEndPoint } from '../prot
 import type { StatementGate } from '../session/gate.js';
 import { connectUpstreamPg, sendCancelRequest } from '../upstream/pg-connect.js';
 import { StartupFrameReader } from './frame-reader.js';
+import { SessionListener } from './session-listener.js';
 import type { AuthFailureReason } from '../metrics/registry.js';
 import type { ConnectionLimits } from './limits.js';
 
@@ -55,54 +56,19 @@ interface LiveSession {
 }
 
 /** The client-facing BackendKeyData is ours; the upstream's stays private and is used to route cancels. */
-export class PgListener {
-  private readonly server: net.Server;
-  private readonly sessions = new Map<number, LiveSession>();
+export class PgListener extends SessionListener<PgRelay, LiveSession> {
   private readonly tlsOptions: tls.SecureContextOptions | undefined;
   private readonly certificateDer: Buffer | undefined;
-  private accepting = true;
 
   constructor(private readonly deps: PgListenerDeps, tlsMaterial?: { cert: Buffer; key: Buffer }) {
-    this.server = net.createServer((socket) => this.accept(socket));
+    super();
     if (tlsMaterial) {
       this.tlsOptions = { cert: tlsMaterial.cert, key: tlsMaterial.key };
       this.certificateDer = new crypto.X509Certificate(tlsMaterial.cert).raw;
     }
   }
 
-  async listen(host: string, port: number): Promise<net.AddressInfo> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    return this.server.address() as net.AddressInfo;
-  }
-
-  get sessionCount(): number {
-    return this.sessions.size;
-  }
-
-  /** Stop accepting; existing sessions go on. */
-  async stopAccepting(): Promise<void> {
-    this.accepting = false;
-    // close() stops listening at once; its callback would wait for every session to end, which
-    // shutdown brings about itself after the grace period, so waiting here would deadlock it.
-    this.server.close();
-  }
-
-  /** Held statements: tell the clients airlock is shutting down. */
-  sessionsHolding(): PgRelay[] {
-    return [...this.sessions.values()].filter((s) => s.relay.holding).map((s) => s.relay);
-  }
-
-  allSessions(): PgRelay[] {
-    return [...this.sessions.values()].map((s) => s.relay);
-  }
-
-  private accept(socket: net.Socket): void {
+  protected accept(socket: net.Socket): void {
     socket.setNoDelay(true);
     socket.on('error', () => {});
     if (!this.accepting) {
