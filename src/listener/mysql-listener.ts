@@ -14,12 +14,10 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import type { AuditSink } from '../audit/types.js';
 import type { Classifier } from '../classify/types.js';
-import type { Config } from '../config/types.js';
 import { ClientError } from '../errors.js';
-import type { UserDirectory, UserRecord } from '../identity/types.js';
-import type { Policy, ResourceSpec } from '../policy/types.js';
+import type { UserRecord } from '../identity/types.js';
+import type { ResourceSpec } from '../policy/types.js';
 import { NATIVE, authenticateClient, newScramble, type AuthChannel, type RsaKeyPair } from '../protocol/mysql/auth.js';
 import { Capability, Command, DEFAULT_COLLATION, Errno, OFFERED_CAPABILITIES, RELAYED_CAPABILITIES, ServerStatus, sqlstateForErrno } from '../protocol/mysql/codes.js';
 import { commandText, decodeProcessKill } from '../protocol/mysql/commands.js';
@@ -28,37 +26,13 @@ import { decodeHandshakeResponse41, encodeErr, encodeHandshakeV10, encodeOk, isS
 import { MysqlRelay, type MysqlRelayHooks, type MysqlRelayObserver } from '../protocol/mysql/relay.js';
 import { SessionText, type KillTarget } from '../protocol/mysql/session-text.js';
 import { PacketSocketReader } from '../protocol/mysql/socket-reader.js';
-import type { SessionIdentity, StatementGate } from '../session/gate.js';
+import type { SessionIdentity } from '../session/gate.js';
 import { connectUpstreamMysql, killUpstream, probeMysqlServer, type MysqlUpstream } from '../upstream/mysql-connect.js';
-import type { AuthFailureReason } from '../metrics/registry.js';
-import type { ConnectionLimits } from './limits.js';
-import { SessionListener } from './session-listener.js';
+import { SessionListener, type ListenerDeps, type ListenerLog } from './session-listener.js';
 
-export interface MysqlListenerLog {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  debug(obj: object, msg: string): void;
-  child(bindings: object): MysqlListenerLog;
-}
+export type MysqlListenerLog = ListenerLog;
 
-export interface MysqlListenerMetrics {
-  connectionOpened(protocol: 'mysql', resource: string): void;
-  connectionClosed(protocol: 'mysql', resource: string): void;
-  /** reason is one of the metric's bounded label values (docs/metrics.md). */
-  authFailed(protocol: 'mysql', reason: AuthFailureReason): void;
-  upstreamConnectFailed(protocol: 'mysql', resource: string): void;
-}
-
-export interface MysqlListenerDeps {
-  readonly config: Config;
-  readonly users: () => UserDirectory;
-  readonly policy: () => Policy;
-  readonly gate: StatementGate;
-  readonly audit: AuditSink;
-  readonly log: MysqlListenerLog;
-  readonly limits: ConnectionLimits;
-  readonly metrics?: MysqlListenerMetrics;
-  readonly relayObserver?: MysqlRelayObserver;
+export interface MysqlListenerDeps extends ListenerDeps<'mysql', MysqlRelayObserver> {
   readonly classifier?: Classifier;
   /** caching_sha2_password full authentication without TLS; generated at start when absent. */
   readonly rsaKeyPair?: RsaKeyPair;

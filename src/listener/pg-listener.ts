@@ -4,49 +4,19 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import crypto, { randomBytes, randomInt } from 'node:crypto';
-import type { AuditSink } from '../audit/types.js';
-import type { Config } from '../config/types.js';
 import { ClientError } from '../errors.js';
-import type { UserDirectory, UserRecord } from '../identity/types.js';
-import type { Policy, ResourceSpec } from '../policy/types.js';
+import type { UserRecord } from '../identity/types.js';
+import type { ResourceSpec } from '../policy/types.js';
 import { PgFramer, type PgFrame } from '../protocol/pg/framer.js';
 import { decodeStartup, FrontendCode } from '../protocol/pg/frontend.js';
 import * as msg from '../protocol/pg/messages.js';
 import { PgRelay } from '../protocol/pg/relay.js';
 import { authFailedError, ScramServerExchange, tlsServerEndPoint } from '../protocol/pg/scram-server.js';
-import type { StatementGate } from '../session/gate.js';
 import { connectUpstreamPg, sendCancelRequest } from '../upstream/pg-connect.js';
 import { StartupFrameReader } from './frame-reader.js';
-import { SessionListener } from './session-listener.js';
-import type { AuthFailureReason } from '../metrics/registry.js';
-import type { ConnectionLimits } from './limits.js';
+import { SessionListener, type ListenerDeps, type ListenerLog } from './session-listener.js';
 
-export interface ListenerLog {
-  info(obj: object, msg: string): void;
-  warn(obj: object, msg: string): void;
-  debug(obj: object, msg: string): void;
-  child(bindings: object): ListenerLog;
-}
-
-export interface PgListenerMetrics {
-  connectionOpened(protocol: 'postgres', resource: string): void;
-  connectionClosed(protocol: 'postgres', resource: string): void;
-  /** reason is one of the metric's bounded label values (docs/metrics.md). */
-  authFailed(protocol: 'postgres', reason: AuthFailureReason): void;
-  upstreamConnectFailed(protocol: 'postgres', resource: string): void;
-}
-
-export interface PgListenerDeps {
-  readonly config: Config;
-  readonly users: () => UserDirectory;
-  readonly policy: () => Policy;
-  readonly gate: StatementGate;
-  readonly audit: AuditSink;
-  readonly log: ListenerLog;
-  readonly limits: ConnectionLimits;
-  readonly metrics?: PgListenerMetrics;
-  readonly relayObserver?: ConstructorParameters<typeof PgRelay>[0]['observer'];
-}
+export type PgListenerDeps = ListenerDeps<'postgres', ConstructorParameters<typeof PgRelay>[0]['observer']>;
 
 interface LiveSession {
   readonly secret: number;

@@ -2,6 +2,41 @@
 // lifecycle the daemon drives (listen, stop accepting, find held and busy sessions at shutdown).
 
 import net from 'node:net';
+import type { AuditSink } from '../audit/types.js';
+import type { Config } from '../config/types.js';
+import type { UserDirectory } from '../identity/types.js';
+import type { AuthFailureReason } from '../metrics/registry.js';
+import type { Policy } from '../policy/types.js';
+import type { StatementGate } from '../session/gate.js';
+import type { ConnectionLimits } from './limits.js';
+
+export interface ListenerLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+  child(bindings: object): ListenerLog;
+}
+
+export interface ListenerMetrics<P extends 'postgres' | 'mysql'> {
+  connectionOpened(protocol: P, resource: string): void;
+  connectionClosed(protocol: P, resource: string): void;
+  /** reason is one of the metric's bounded label values (docs/metrics.md). */
+  authFailed(protocol: P, reason: AuthFailureReason): void;
+  upstreamConnectFailed(protocol: P, resource: string): void;
+}
+
+/** What the composition root hands a protocol listener. */
+export interface ListenerDeps<P extends 'postgres' | 'mysql', Observer> {
+  readonly config: Config;
+  readonly users: () => UserDirectory;
+  readonly policy: () => Policy;
+  readonly gate: StatementGate;
+  readonly audit: AuditSink;
+  readonly log: ListenerLog;
+  readonly limits: ConnectionLimits;
+  readonly metrics?: ListenerMetrics<P>;
+  readonly relayObserver?: Observer;
+}
 
 export abstract class SessionListener<Relay extends { readonly holding: boolean }, Live extends { readonly relay: Relay }> {
   protected readonly server: net.Server;
