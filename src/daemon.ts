@@ -1,7 +1,6 @@
 // The composition root: builds every component from the frozen config, starts them in order, and
 // owns the process-level lifecycle (reload on SIGHUP or file change, graceful shutdown on SIGTERM).
 
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { AdminServer } from './admin/server.js';
 import { ApprovalBroker } from './approval/broker.js';
@@ -12,6 +11,7 @@ import type { ApprovalStore } from './approval/types.js';
 import { AuditWriter } from './audit/writer.js';
 import { createClassifier, initClassifiers, classifierCacheStats } from './classify/index.js';
 import type { Classifier, Dialect } from './classify/types.js';
+import { ConfigFileWatcher, filesDigest } from './config/file-watch.js';
 import type { Config } from './config/types.js';
 import { AirlockError, type ClientError } from './errors.js';
 import { loadUsers } from './identity/users-file.js';
@@ -56,8 +56,7 @@ export class Daemon {
   private pg?: PgListener;
   private mysql?: MysqlListener;
   private slack?: SlackHandle;
-  private readonly watchers: fs.FSWatcher[] = [];
-  private reloadTimer: NodeJS.Timeout | null = null;
+  private watcher: ConfigFileWatcher | null = null;
   /** Digest of the policy and users files as last loaded: the file watcher skips reloads that change nothing. */
   private loadedFiles = '';
   private cacheSync: NodeJS.Timeout | null = null;
@@ -90,7 +89,7 @@ export class Daemon {
     const metrics = this.metrics;
     this.policy = loadPolicy(config.policy, { maxTimeoutMs: config.approvals.max_timeout_ms });
     this.users = loadUsers(config.users);
-    this.loadedFiles = filesDigest(config);
+    this.loadedFiles = configFilesDigest(config);
     metrics.setPolicy(this.policy.sha256, [...this.policy.resources.keys()]);
 
     try {
@@ -264,7 +263,7 @@ export class Daemon {
   reload(): { ok: boolean; errors: string[] } {
     const { config, log } = this.opts;
     const errors: string[] = [];
-    this.loadedFiles = filesDigest(config);
+    this.loadedFiles = configFilesDigest(config);
     try {
       const policy = loadPolicy(config.policy, { maxTimeoutMs: config.approvals.max_timeout_ms });
       if (policy.sha256 !== this.policy.sha256) {
@@ -311,25 +310,9 @@ export class Daemon {
   }
 
   private watchConfigFiles(): void {
-    for (const file of [this.opts.config.policy, this.opts.config.users]) {
-      try {
-        // Editors replace files (rename), so watch the directory entry by polling its stats.
-        fs.watchFile(file, { interval: 500 }, (cur, prev) => {
-          if (cur.mtimeMs !== prev.mtimeMs || cur.size !== prev.size) this.scheduleReload();
-        });
-      } catch {
-        this.opts.log.warn({ file }, 'cannot watch file for changes; reload with SIGHUP');
-      }
-    }
-  }
-
-  private scheduleReload(): void {
-    if (this.reloadTimer) clearTimeout(this.reloadTimer);
-    this.reloadTimer = setTimeout(() => {
-      this.reloadTimer = null;
-      // The watcher also fires for a file already reloaded by SIGHUP (or touched without a change).
-      if (filesDigest(this.opts.config) !== this.loadedFiles) this.reload();
-    }, 200);
+    const { config } = this.opts;
+    this.watcher = new ConfigFileWatcher([config.policy, config.users], () => this.loadedFiles, () => this.reload());
+    for (const file of this.watcher.start()) this.opts.log.warn({ file }, 'cannot watch file for changes; reload with SIGHUP');
   }
 
   private installSignalHandlers(): void {
@@ -371,8 +354,7 @@ export class Daemon {
   }
 
   private async teardown(): Promise<void> {
-    for (const file of [this.opts.config.policy, this.opts.config.users]) fs.unwatchFile(file);
-    if (this.reloadTimer) clearTimeout(this.reloadTimer);
+    this.watcher?.stop();
     if (this.cacheSync) clearInterval(this.cacheSync);
     await this.slack?.stop().catch(() => {});
     await this.broker?.close?.().catch(() => {});
@@ -382,17 +364,8 @@ export class Daemon {
   }
 }
 
-function filesDigest(config: Config): string {
-  const h = createHash('sha256');
-  for (const file of [config.policy, config.users]) {
-    try {
-      h.update(fs.readFileSync(file));
-    } catch {
-      h.update(`unreadable:${file}`);
-    }
-    h.update('\0');
-  }
-  return h.digest('hex');
+function configFilesDigest(config: Config): string {
+  return filesDigest([config.policy, config.users]);
 }
 
 function hostPort(a: { address: string; port: number }): { host: string; port: number } {
