@@ -1,6 +1,7 @@
 // Opens a MySQL/MariaDB upstream connection with the resource's credentials: handshake, optional TLS,
-// mysql_native_password / caching_sha2_password (fast, TLS and RSA full paths), asking for exactly the
-// capability flags the developer's client agreed to, so replies can be relayed byte for byte.
+// mysql_native_password / caching_sha2_password (fast, TLS and RSA full paths) / MariaDB client_ed25519,
+// asking for exactly the capability flags the developer's client agreed to, so replies can be relayed
+// byte for byte.
 
 import net from 'node:net';
 import tls from 'node:tls';
@@ -9,6 +10,7 @@ import { AirlockError } from '../errors.js';
 import { Capability, Command, DEFAULT_COLLATION, RELAYED_CAPABILITIES } from '../protocol/mysql/codes.js';
 import { MysqlFramer, framePayload } from '../protocol/mysql/framer.js';
 import { CACHING_SHA2, CLEAR, NATIVE, cachingSha2Token, nativeToken, rsaEncryptPassword } from '../protocol/mysql/auth.js';
+import { ED25519, ed25519Token } from '../protocol/mysql/ed25519.js';
 import { decodeAuthSwitchRequest, decodeErr, decodeHandshakeV10, encodeHandshakeResponse41, encodeSslRequest, isEofOrOkTerminator, type ErrPacket, type HandshakeV10 } from '../protocol/mysql/packets.js';
 import { PacketSocketReader } from '../protocol/mysql/socket-reader.js';
 import { PacketReader } from '../protocol/mysql/wire.js';
@@ -113,9 +115,9 @@ export async function connectUpstreamMysql(target: MysqlTarget, opts: MysqlConne
       if (kind === 0xfe) {
         const sw = decodeAuthSwitchRequest(p.payload);
         plugin = sw.plugin;
-        scramble = sw.data;
+        scramble = plugin === ED25519 ? sw.raw : sw.data;
         if (plugin === CLEAR && !tlsActive) throw new MysqlUpstreamError('upstream asks for mysql_clear_password without TLS; refusing to send the password');
-        if (plugin !== NATIVE && plugin !== CACHING_SHA2 && plugin !== CLEAR) throw new MysqlUpstreamError(`upstream asks for unsupported auth plugin ${plugin}`);
+        if (plugin !== NATIVE && plugin !== CACHING_SHA2 && plugin !== CLEAR && plugin !== ED25519) throw new MysqlUpstreamError(`upstream asks for unsupported auth plugin ${plugin}`);
         socket.write(framePayload(tokenFor(plugin, password, scramble, tlsActive), seq));
         continue;
       }
@@ -183,6 +185,7 @@ export async function killUpstream(target: MysqlTarget, threadId: number, what: 
 
 function tokenFor(plugin: string, password: string, scramble: Buffer, tlsActive: boolean): Buffer {
   if (plugin === CACHING_SHA2) return cachingSha2Token(password, scramble);
+  if (plugin === ED25519) return ed25519Token(password, scramble);
   if (plugin === CLEAR) return tlsActive ? Buffer.from(`${password}\0`, 'utf8') : Buffer.alloc(0);
   return nativeToken(password, scramble);
 }

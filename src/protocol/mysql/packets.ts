@@ -128,13 +128,17 @@ export function encodeAuthSwitchRequest(plugin: string, data: Buffer): Buffer {
   return Buffer.concat([Buffer.from([0xfe]), nulTerminated(plugin), data]);
 }
 
-export function decodeAuthSwitchRequest(payload: Buffer): { plugin: string; data: Buffer } {
+/**
+ * `data` drops the NUL that ends the scramble of the SHA plugins; `raw` keeps every byte, for
+ * plugins whose binary nonce may itself end in 0x00 (client_ed25519).
+ */
+export function decodeAuthSwitchRequest(payload: Buffer): { plugin: string; data: Buffer; raw: Buffer } {
   const r = new PacketReader(payload);
   r.u8();
   const plugin = r.nulString();
-  let data = r.rest();
-  if (data.length > 0 && data[data.length - 1] === 0) data = data.subarray(0, data.length - 1);
-  return { plugin, data };
+  const raw = r.rest();
+  const data = raw.length > 0 && raw[raw.length - 1] === 0 ? raw.subarray(0, raw.length - 1) : raw;
+  return { plugin, data, raw };
 }
 
 export function encodeAuthMoreData(data: Buffer): Buffer {
