@@ -12,8 +12,8 @@
 import fs, { promises as fsp } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { AirlockError } from '../errors.js';
+import { GroupCommit, closeQuietly, type WrittenRecord } from './group-commit.js';
 import { formatTimestamp, sealRecordLine, type AuditRecord, type ChainHead, EMPTY_HEAD } from './chain.js';
 import { HOUSEKEEPING_TYPES } from './records.js';
 import { scanChainTail, type TailState } from './recovery.js';
@@ -23,8 +23,6 @@ import {
 } from './segments.js';
 import { loadOrCreateSigningKey, signCheckpoint, type SigningKey } from './signing.js';
 import type { AuditFields, AuditSink, AuditType } from './types.js';
-
-const fdatasync = promisify(fs.fdatasync);
 
 export interface AuditWriterMetrics {
   recordsWritten?: (type: AuditType) => void;
@@ -57,15 +55,6 @@ export interface AuditWriterOptions {
   readonly clock?: () => Date;
 }
 
-/** A record already written to `fd`, waiting for the fdatasync that makes it durable. */
-interface WrittenRecord {
-  readonly record: AuditRecord;
-  readonly line: string;
-  readonly fd: number;
-  readonly resolve: () => void;
-  readonly reject: (err: Error) => void;
-}
-
 export class AuditWriter implements AuditSink {
   readonly chainId: string;
   readonly #opts: AuditWriterOptions;
@@ -75,19 +64,13 @@ export class AuditWriter implements AuditSink {
   #segment: { name: string; index: number; bytes: number; openedAt: number; records: number };
   #fd: number | undefined;
   #fdName: string | undefined;
-  #unsynced: WrittenRecord[] = [];
-  /** Descriptors of segments left behind, closed once what was written to them is durable. */
-  #retired: number[] = [];
+  readonly #commit: GroupCommit;
   #checkpointLog: FileHandle | undefined;
-  #syncing = false;
-  #syncTimer: NodeJS.Timeout | undefined;
-  #syncImmediate: NodeJS.Immediate | undefined;
   #checkpointTimer: NodeJS.Timeout | undefined;
   #sinceCheckpoint = 0;
   #healthy = true;
   #closed = false;
   #failure: AirlockError | undefined;
-  #drainWaiters: Array<() => void> = [];
   /** Lines of lazy records, sealed in order but not yet written: they go out with the next write. */
   #lazyLines: string[] = [];
   #lazyFlush: NodeJS.Immediate | undefined;
@@ -99,6 +82,13 @@ export class AuditWriter implements AuditSink {
     this.chainId = chainId;
     this.#head = head;
     this.#segment = { ...segment, openedAt: this.#clock().getTime(), records: 0 };
+    this.#commit = new GroupCommit({
+      groupCommitMs: opts.groupCommitMs ?? 5,
+      healthy: () => this.#healthy,
+      beforeSync: () => this.#flushLazy(),
+      afterSync: (batch, seconds) => this.#afterSync(batch, seconds),
+      onFailure: (err, batch) => this.#fail(err, batch),
+    });
   }
 
   /** Opens (or creates) the instance's chain, recovering from a crash first. */
@@ -129,7 +119,7 @@ export class AuditWriter implements AuditSink {
     } else {
       writer = await AuditWriter.#resume(opts, key, scanChainTail(segments));
     }
-    await writer.#drain();
+    await writer.#commit.drain();
     if (!writer.#healthy) {
       writer.#closeDescriptors();
       throw writer.#failure!;
@@ -227,10 +217,8 @@ export class AuditWriter implements AuditSink {
     if (this.#healthy) {
       // A cleanly closed chain always ends with a checkpoint; verify reports anything after it.
       this.#enqueueSegmentEnd(this.#segment.name, this.#segment.records, false);
-      await this.#drain();
+      await this.#commit.drain();
     }
-    clearTimeout(this.#syncTimer);
-    if (this.#syncImmediate) clearImmediate(this.#syncImmediate);
     this.#closeDescriptors();
     await this.#checkpointLog?.close().catch(() => {});
     this.#checkpointLog = undefined;
@@ -306,9 +294,7 @@ export class AuditWriter implements AuditSink {
     this.#segment.bytes += Buffer.byteLength(line);
     this.#segment.records += 1;
     if (type !== 'checkpoint') this.#sinceCheckpoint += 1;
-    const done = new Promise<void>((resolve, reject) => this.#unsynced.push({ record, line, fd, resolve, reject }));
-    this.#schedule(sync);
-    return done;
+    return this.#commit.track(record, line, fd, sync);
   }
 
   /** Writes sealed lazy lines to the current segment (before any switch, fsync or close). */
@@ -325,58 +311,16 @@ export class AuditWriter implements AuditSink {
     }
   }
 
-  #schedule(sync: boolean): void {
-    if (this.#syncing) return; // the running loop picks new records up before it stops
-    if (sync) {
-      clearTimeout(this.#syncTimer);
-      this.#syncTimer = undefined;
-      this.#syncImmediate ??= setImmediate(() => { this.#syncImmediate = undefined; void this.#syncLoop(); });
-    } else if (!this.#syncTimer && !this.#syncImmediate) {
-      this.#syncTimer = setTimeout(() => { this.#syncTimer = undefined; void this.#syncLoop(); }, this.#opts.groupCommitMs ?? 5);
+  /** checkpoints.log only ever names checkpoints already durable in the chain. */
+  async #afterSync(batch: readonly WrittenRecord[], fsyncSeconds: number): Promise<void> {
+    this.#opts.metrics?.fsyncSeconds?.(fsyncSeconds);
+    const checkpoints = batch.filter((i) => i.record.type === 'checkpoint');
+    if (checkpoints.length > 0) {
+      this.#checkpointLog ??= await fsp.open(path.join(this.#opts.dir, CHECKPOINT_LOG), 'a', 0o644);
+      await this.#checkpointLog.appendFile(checkpoints.map((i) => i.line).join(''), 'utf8');
+      await this.#checkpointLog.datasync();
     }
-  }
-
-  /** Waits until everything written so far is durable (or has failed). */
-  #drain(): Promise<void> {
-    if (this.#unsynced.length === 0 && !this.#syncing) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      this.#drainWaiters.push(resolve);
-      this.#schedule(true);
-    });
-  }
-
-  /** One fdatasync covers every record written before it to that file: the group commit. */
-  async #syncLoop(): Promise<void> {
-    if (this.#syncing) return;
-    this.#syncing = true;
-    let batch: WrittenRecord[] = [];
-    try {
-      while (this.#unsynced.length > 0 && this.#healthy) {
-        this.#flushLazy();
-        batch = this.#unsynced.splice(0);
-        const started = process.hrtime.bigint();
-        for (const fd of new Set(batch.map((i) => i.fd))) await fdatasync(fd);
-        this.#opts.metrics?.fsyncSeconds?.(Number(process.hrtime.bigint() - started) / 1e9);
-        // checkpoints.log only ever names checkpoints already durable in the chain.
-        const checkpoints = batch.filter((i) => i.record.type === 'checkpoint');
-        if (checkpoints.length > 0) {
-          this.#checkpointLog ??= await fsp.open(path.join(this.#opts.dir, CHECKPOINT_LOG), 'a', 0o644);
-          await this.#checkpointLog.appendFile(checkpoints.map((i) => i.line).join(''), 'utf8');
-          await this.#checkpointLog.datasync();
-        }
-        for (const item of batch) {
-          item.resolve();
-          this.#opts.metrics?.recordsWritten?.(item.record.type);
-        }
-        batch = [];
-        this.#closeRetired();
-      }
-    } catch (err) {
-      this.#fail(err, batch);
-    } finally {
-      this.#syncing = false;
-      if (this.#unsynced.length === 0) for (const resolve of this.#drainWaiters.splice(0)) resolve();
-    }
+    for (const item of batch) this.#opts.metrics?.recordsWritten?.(item.record.type);
   }
 
   /** Writing moves to another segment file; `seal` makes the one being left read-only. */
@@ -386,7 +330,7 @@ export class AuditWriter implements AuditSink {
       const fd = fs.openSync(path.join(this.#opts.dir, name), flag, 0o644);
       syncDir(this.#opts.dir);
       const previous = this.#fdName;
-      if (this.#fd !== undefined) this.#retired.push(this.#fd);
+      if (this.#fd !== undefined) this.#commit.retire(this.#fd);
       this.#fd = fd;
       this.#fdName = name;
       if (seal && previous && previous !== name) fs.chmodSync(path.join(this.#opts.dir, previous), 0o444);
@@ -395,17 +339,9 @@ export class AuditWriter implements AuditSink {
     }
   }
 
-  #closeRetired(): void {
-    this.#retired = this.#retired.filter((fd) => {
-      if (this.#unsynced.some((i) => i.fd === fd)) return true;
-      closeQuietly(fd);
-      return false;
-    });
-  }
-
   #closeDescriptors(): void {
     this.#flushLazy();
-    for (const fd of this.#retired.splice(0)) closeQuietly(fd);
+    this.#commit.stop();
     if (this.#fd !== undefined) closeQuietly(this.#fd);
     this.#fd = undefined;
   }
@@ -416,7 +352,7 @@ export class AuditWriter implements AuditSink {
     const first = this.#healthy;
     this.#healthy = false;
     this.#failure ??= failure;
-    const pending = [...batch, ...this.#unsynced.splice(0)];
+    const pending = [...batch, ...this.#commit.takePending()];
     for (const item of pending) item.reject(this.#failure);
     this.#opts.metrics?.writeFailures?.();
     if (first) {
@@ -437,10 +373,6 @@ export class AuditWriter implements AuditSink {
 function writeFully(fd: number, bytes: Buffer): void {
   let offset = 0;
   while (offset < bytes.length) offset += fs.writeSync(fd, bytes, offset, bytes.length - offset);
-}
-
-function closeQuietly(fd: number): void {
-  try { fs.closeSync(fd); } catch { /* already closed or never usable: nothing left to flush */ }
 }
 
 async function writeDurably(file: string, bytes: Buffer): Promise<void> {
