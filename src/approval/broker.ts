@@ -1,14 +1,15 @@
-// The approval broker: opens held requests, waits for their outcome, and takes decisions from Slack, the API and the CLI.
+// The approval broker: opens held requests, waits for and sweeps their outcome, and is the entry point for Slack, API and CLI decisions.
 
-import type { Logger } from 'pino';
-import { AirlockError, ClientError } from '../errors.js';
-import type { AuditFields, AuditSink, AuditType } from '../audit/types.js';
+import type { Logger } from '../log.js';
+import { ClientError } from '../errors.js';
+import type { AuditSink } from '../audit/types.js';
 import type { UserDirectory, UserRecord } from '../identity/types.js';
 import type { ApprovalSpec, Requester } from '../policy/types.js';
 import type { ApprovalRequest, ApprovalStore, JitGrant, RequestState, TransitionOutcome } from './types.js';
-import { approvalGroups, denialGroups, forceGroups } from './eligibility.js';
 import { bindingHash, newRequestId } from './ids.js';
-import { messageOf, outcomeOf, storeUnavailable, type ApprovalMetrics, type ApprovalNotifier, type DecisionResult, type DecisionVia, type HoldOutcome, type NewRequestInput, type RequestOutcome } from './broker-types.js';
+import { BrokerEffects } from './broker-effects.js';
+import { Decisions } from './broker-decisions.js';
+import { messageOf, outcomeOf, type ApprovalMetrics, type ApprovalNotifier, type DecisionResult, type DecisionVia, type HoldOutcome, type NewRequestInput } from './broker-types.js';
 
 export type { ApprovalMetrics, ApprovalNotifier, DecisionResult, DecisionVia, HoldOutcome, NewRequestInput, RequestOutcome } from './broker-types.js';
 
@@ -34,7 +35,6 @@ interface Waiter {
   settle(outcome: HoldOutcome): void;
 }
 
-const BREAK_GLASS_REVIEW_MS = 7 * 24 * 60 * 60 * 1000;
 /** setTimeout overflows past 2^31-1 ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 const FINAL_STATES: ReadonlySet<RequestState> = new Set(['approved', 'denied', 'expired', 'cancelled', 'abandoned', 'executed']);
@@ -52,16 +52,14 @@ export class ApprovalBroker {
   private storeDownSince: number | undefined;
   /** Requests whose clients were told the store is gone: cancelled once it is back, so nothing runs for them later. */
   private readonly givenUp = new Set<string>();
-  /**
-   * Decisions this instance is taking and recording. The store announces a transition before its
-   * audit records are written; a waiter here is released only after them, so an approved statement
-   * never runs ahead of the record that approved it.
-   */
-  private readonly decisionsInFlight = new Map<string, Set<Promise<void>>>();
+  private readonly effects: BrokerEffects;
+  private readonly decisions: Decisions;
 
   constructor(private readonly opts: ApprovalBrokerOptions) {
     this.store = opts.store;
     this.log = opts.log;
+    this.effects = new BrokerEffects(opts);
+    this.decisions = new Decisions(this.store, this.effects, this.log);
     this.unsubscribe = this.store.subscribe((req) => this.onChange(req));
     this.sweeper = setInterval(() => void this.sweep(), Math.max(50, Math.floor(opts.leaseMs / 3)));
     this.sweeper.unref();
@@ -70,11 +68,11 @@ export class ApprovalBroker {
   // ---- session side -------------------------------------------------------------------------------
 
   async open(input: NewRequestInput): Promise<ApprovalRequest> {
-    this.requireStore();
+    this.effects.requireStore();
     const now = Date.now();
     const waits = input.approval.hold === 'wait' && input.sql !== '';
     const expiresAt = now + input.approval.timeout_ms;
-    const request = await this.storeCall(() =>
+    const request = await this.effects.storeCall(() =>
       this.store.create({
         id: newRequestId(),
         created_at: now,
@@ -122,7 +120,7 @@ export class ApprovalBroker {
     if (waits) this.openedHere.set(request.id, request.expires_at);
     this.opts.metrics?.requestOpened?.(request.rule);
     this.log.info({ request_id: request.id, rule: request.rule, resource: request.resource, requester: request.requester.email }, 'request held for approval');
-    this.notify('opened', request);
+    this.effects.notify('opened', request);
     return request;
   }
 
@@ -178,20 +176,20 @@ export class ApprovalBroker {
 
   /** approved → executed, exactly once across replicas; false means do not run. */
   async claimExecution(id: string): Promise<boolean> {
-    const outcome = await this.storeCall(() => this.store.markExecuted(id));
+    const outcome = await this.effects.storeCall(() => this.store.markExecuted(id));
     if (!outcome.ok) return false;
-    this.afterTransition(outcome.request);
+    this.effects.afterTransition(outcome.request);
     return true;
   }
 
   async findJitGrant(requester: string | Requester, resource: string, rule: string): Promise<JitGrant | undefined> {
     const email = typeof requester === 'string' ? requester : requester.email;
-    return this.storeCall(() => this.store.findJit(email, resource, rule, Date.now()));
+    return this.effects.storeCall(() => this.store.findJit(email, resource, rule, Date.now()));
   }
 
   /** hold: retry — an approved, unused request for exactly this statement, while the approval is fresh. */
   async findApprovedForRetry(binding: string): Promise<ApprovalRequest | undefined> {
-    const approved = await this.storeCall(() => this.store.list({ states: ['approved'] }));
+    const approved = await this.effects.storeCall(() => this.store.list({ states: ['approved'] }));
     const now = Date.now();
     return approved.find((r) => r.binding === binding && r.approval.hold === 'retry' && (r.final_at ?? 0) + r.approval.timeout_ms > now);
   }
@@ -199,62 +197,23 @@ export class ApprovalBroker {
   // ---- decider side (HTTP API, Slack, CLI) ---------------------------------------------------------
 
   async get(id: string): Promise<ApprovalRequest | undefined> {
-    return this.deciderCall(() => this.store.get(id));
+    return this.effects.deciderCall(() => this.store.get(id));
   }
 
   async list(filter?: { states?: readonly RequestState[]; breakGlass?: boolean }): Promise<ApprovalRequest[]> {
-    return this.deciderCall(() => this.store.list(filter));
+    return this.effects.deciderCall(() => this.store.list(filter));
   }
 
   async approve(id: string, actor: UserRecord, via: DecisionVia): Promise<DecisionResult> {
-    return this.deciding(id, () => this.approveNow(id, actor, via));
-  }
-
-  private async approveNow(id: string, actor: UserRecord, via: DecisionVia): Promise<DecisionResult> {
-    const req = await this.pendingRequest(id);
-    const groups = approvalGroups(actor, req);
-    const outcome = await this.deciderCall(() => this.store.approve(id, { by: actor.email, groups, at: Date.now(), via }));
-    const request = this.settled(id, outcome, actor);
-    await this.record('approval.vote', { request_id: id, by: actor.email, via, groups });
-    if (request.state !== 'approved') {
-      this.notify('changed', request);
-      return { request, outcome: 'vote_recorded' };
-    }
-    await this.record('approval.granted', { request_id: id, by: request.approvals.map((v) => v.by), break_glass: false });
-    await this.afterApproval(request);
-    return { request, outcome: 'approved' };
+    return this.decisions.approve(id, actor, via);
   }
 
   async deny(id: string, actor: UserRecord, reason: string, via: DecisionVia): Promise<DecisionResult> {
-    return this.deciding(id, () => this.denyNow(id, actor, reason, via));
-  }
-
-  private async denyNow(id: string, actor: UserRecord, reason: string, via: DecisionVia): Promise<DecisionResult> {
-    const req = await this.pendingRequest(id);
-    const groups = denialGroups(actor, req);
-    const text = reason.trim() || `denied by ${actor.email}`;
-    const outcome = await this.deciderCall(() => this.store.deny(id, { by: actor.email, groups, at: Date.now(), via, reason: text }));
-    const request = this.settled(id, outcome, actor);
-    await this.record('approval.denied', { request_id: id, by: actor.email, reason: text, via });
-    this.afterTransition(request);
-    return { request, outcome: 'denied' };
+    return this.decisions.deny(id, actor, reason, via);
   }
 
   async force(id: string, actor: UserRecord, reason: string, via: DecisionVia): Promise<DecisionResult> {
-    return this.deciding(id, () => this.forceNow(id, actor, reason, via));
-  }
-
-  private async forceNow(id: string, actor: UserRecord, reason: string, via: DecisionVia): Promise<DecisionResult> {
-    const req = await this.pendingRequest(id);
-    const groups = forceGroups(actor, req, reason);
-    const outcome = await this.deciderCall(() => this.store.force(id, { by: actor.email, groups, at: Date.now(), via, reason: reason.trim() }));
-    const request = this.settled(id, outcome, actor);
-    const reviewDue = new Date(Date.now() + BREAK_GLASS_REVIEW_MS).toISOString();
-    await this.record('breakglass.used', { request_id: id, by: actor.email, reason: reason.trim(), review_due: reviewDue, via, self: actor.email.toLowerCase() === req.requester.email.toLowerCase() });
-    await this.record('approval.granted', { request_id: id, by: [actor.email], break_glass: true });
-    this.log.warn({ request_id: id, by: actor.email, rule: req.rule }, 'break-glass force approval used');
-    await this.afterApproval(request);
-    return { request, outcome: 'forced' };
+    return this.decisions.force(id, actor, reason, via);
   }
 
   /** `airlock access request`: a pending JIT request with no statement, approved like any other. */
@@ -274,11 +233,11 @@ export class ApprovalBroker {
   }
 
   async listAccess(): Promise<JitGrant[]> {
-    return this.deciderCall(() => this.store.listJit(Date.now()));
+    return this.effects.deciderCall(() => this.store.listJit(Date.now()));
   }
 
   async revokeAccess(id: string, actor: UserRecord): Promise<boolean> {
-    const revoked = await this.deciderCall(() => this.store.revokeJit(id));
+    const revoked = await this.effects.deciderCall(() => this.store.revokeJit(id));
     if (revoked) this.log.info({ grant_id: id, by: actor.email }, 'JIT access revoked');
     return revoked;
   }
@@ -302,8 +261,8 @@ export class ApprovalBroker {
         if (req && FINAL_STATES.has(req.state)) this.onChange(req);
       }
       for (const req of await this.store.reapAbandoned(now)) {
-        await this.record('approval.abandoned', { request_id: req.id, reason: req.final_reason ?? 'holder gone' }, false);
-        this.afterTransition(req);
+        await this.effects.record('approval.abandoned', { request_id: req.id, reason: req.final_reason ?? 'holder gone' }, false);
+        this.effects.afterTransition(req);
       }
       for (const req of await this.store.list({ states: ['pending'] })) {
         if (req.expires_at <= now) await this.expire(req.id);
@@ -344,26 +303,10 @@ export class ApprovalBroker {
 
   private onChange(req: ApprovalRequest): void {
     if (!FINAL_STATES.has(req.state)) return;
-    const inFlight = this.decisionsInFlight.get(req.id);
+    const recorded = this.decisions.whenRecorded(req.id);
     const settle = () => { for (const waiter of [...(this.waiters.get(req.id) ?? [])]) waiter.settle(outcomeOf(req)); };
-    if (inFlight) void Promise.all(inFlight).then(settle);
+    if (recorded) void recorded.then(settle);
     else settle();
-  }
-
-  /** Runs a decision; waiters this instance releases for the request wait until it has finished recording. */
-  private async deciding<T>(id: string, decide: () => Promise<T>): Promise<T> {
-    let finished!: () => void;
-    const done = new Promise<void>((resolve) => { finished = resolve; });
-    const set = this.decisionsInFlight.get(id) ?? new Set<Promise<void>>();
-    set.add(done);
-    this.decisionsInFlight.set(id, set);
-    try {
-      return await decide();
-    } finally {
-      set.delete(done);
-      if (set.size === 0 && this.decisionsInFlight.get(id) === set) this.decisionsInFlight.delete(id);
-      finished();
-    }
   }
 
   private async expire(id: string): Promise<HoldOutcome> {
@@ -387,100 +330,8 @@ export class ApprovalBroker {
     if (!outcome.ok) {
       return outcome.request ? outcomeOf(outcome.request) : { verdict: 'unavailable', message: `request ${id} is not in the approval store` };
     }
-    await this.record(state === 'expired' ? 'approval.expired' : 'approval.cancelled', { request_id: id, reason }, false);
-    this.afterTransition(outcome.request);
+    await this.effects.record(state === 'expired' ? 'approval.expired' : 'approval.cancelled', { request_id: id, reason }, false);
+    this.effects.afterTransition(outcome.request);
     return outcomeOf(outcome.request);
   }
-
-  private async afterApproval(request: ApprovalRequest): Promise<void> {
-    if (request.approval.mode === 'jit') {
-      const now = Date.now();
-      const grant: JitGrant = {
-        // Derived from the request: a repeated approval rewrites the same grant instead of widening access.
-        id: `jit-${request.id}`,
-        requester: request.requester.email,
-        resource: request.resource,
-        rule: request.rule,
-        granted_at: now,
-        expires_at: now + (request.approval.jit_duration_ms ?? request.approval.timeout_ms),
-        request_id: request.id,
-        ...(request.break_glass?.reason ? { reason: request.break_glass.reason } : {}),
-      };
-      await this.deciderCall(() => this.store.grantJit(grant));
-      this.log.info({ grant_id: grant.id, requester: grant.requester, resource: grant.resource, rule: grant.rule }, 'JIT access granted');
-    }
-    this.afterTransition(request);
-  }
-
-  private afterTransition(request: ApprovalRequest): void {
-    this.opts.metrics?.requestOutcome(request.state as RequestOutcome, request.break_glass !== undefined);
-    this.notify('changed', request);
-  }
-
-  private async pendingRequest(id: string): Promise<ApprovalRequest> {
-    const req = await this.deciderCall(() => this.store.get(id));
-    if (!req) throw new AirlockError('AIRLOCK_ERR_NOT_FOUND', `no approval request ${id}`);
-    return req;
-  }
-
-  /** Turns a refused transition into the error the decider sees. */
-  private settled(id: string, outcome: TransitionOutcome, actor: UserRecord): ApprovalRequest {
-    if (outcome.ok) return outcome.request;
-    if (outcome.reason === 'not_found') throw new AirlockError('AIRLOCK_ERR_NOT_FOUND', `no approval request ${id}`);
-    if (outcome.reason === 'already_voted') throw new AirlockError('AIRLOCK_ERR_CONFLICT', `${actor.email} has already approved request ${id}`);
-    throw new AirlockError('AIRLOCK_ERR_CONFLICT', `request ${id} is ${outcome.request?.state ?? 'no longer pending'}`);
-  }
-
-  /** Decision records are fsynced; a failed write is reported to the decider, who may retry. */
-  private async record(type: AuditType, fields: AuditFields, strict = true): Promise<void> {
-    try {
-      await this.opts.audit.append(type, fields, { sync: true });
-    } catch (err) {
-      this.log.error({ err, type, request_id: fields.request_id }, 'audit write failed');
-      if (strict) throw new AirlockError('AIRLOCK_ERR_AUDIT_WRITE', `the decision was stored but its audit record failed: ${messageOf(err)}`, { cause: err });
-    }
-  }
-
-  private notify(kind: 'opened' | 'changed', request: ApprovalRequest): void {
-    for (const notifier of this.opts.notifiers ?? []) {
-      try {
-        void Promise.resolve(notifier[kind](request)).catch((err: unknown) => this.log.warn({ err, request_id: request.id }, `notifier ${kind} failed`));
-      } catch (err) {
-        this.log.warn({ err, request_id: request.id }, `notifier ${kind} failed`);
-      }
-    }
-  }
-
-  private requireStore(): void {
-    if (!this.store.available) {
-      this.opts.metrics?.requestOutcome('unavailable', false);
-      throw storeUnavailable('not connected');
-    }
-  }
-
-  /** Session path: store failures become the 57P03 client error the database client sees. */
-  private async storeCall<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof AirlockError && err.code !== 'AIRLOCK_ERR_STORE_UNAVAILABLE') throw err;
-      this.opts.metrics?.storeError();
-      throw storeUnavailable(messageOf(err));
-    }
-  }
-
-  /** Decider path: store failures stay AirlockError(AIRLOCK_ERR_STORE_UNAVAILABLE), which the API maps to 503. */
-  private async deciderCall<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof AirlockError) {
-        if (err.code === 'AIRLOCK_ERR_STORE_UNAVAILABLE') this.opts.metrics?.storeError();
-        throw err;
-      }
-      this.opts.metrics?.storeError();
-      throw new AirlockError('AIRLOCK_ERR_STORE_UNAVAILABLE', `approval store unavailable: ${messageOf(err)}`, { cause: err });
-    }
-  }
 }
-
