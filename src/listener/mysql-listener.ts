@@ -1,33 +1,27 @@
-// The MySQL/MariaDB listener: greets clients as a server would, authenticates the developer against
-// users.yaml (mysql_native_password, caching_sha2_password), opens the resource's upstream connection
-// with the same capability flags the client agreed to, then hands over to the relay.
+// The MySQL/MariaDB listener: accepts clients, picks their resource, opens the upstream and hands over to the relay.
 //
-// Connection ids: the greeting carries airlock's own id, so `KILL [QUERY] n` from a second connection
-// names an airlock session. KILL is session control airlock answers itself, not a database statement:
-// policy does not judge it and it needs no database (mysql's Ctrl-C and mysql2 send it on a fresh
-// connection opened without one). A requester may kill only their own sessions (ERR 1094/1095 otherwise).
-// A KILL QUERY aimed at a held statement cancels the hold (the held client gets ERR 1317); otherwise
-// airlock sends KILL QUERY <upstream thread id> on a fresh upstream connection with the resource's credentials.
-//
+// Clients are greeted and authenticated against users.yaml by mysql-handshake; the upstream connection
+// uses the same capability flags the client agreed to. KILL across connections: mysql-kill.
 // Holding: MySQL has no notice channel, so a held client simply waits; the request id is logged.
 
 import net from 'node:net';
-import tls from 'node:tls';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import type tls from 'node:tls';
+import { randomBytes } from 'node:crypto';
 import type { Classifier } from '../classify/types.js';
 import { ClientError } from '../errors.js';
 import type { UserRecord } from '../identity/types.js';
 import type { ResourceSpec } from '../policy/types.js';
-import { NATIVE, authenticateClient, newScramble, type AuthChannel, type RsaKeyPair } from '../protocol/mysql/auth.js';
-import { Capability, Command, DEFAULT_COLLATION, Errno, OFFERED_CAPABILITIES, RELAYED_CAPABILITIES, ServerStatus, sqlstateForErrno } from '../protocol/mysql/codes.js';
+import type { RsaKeyPair } from '../protocol/mysql/auth.js';
+import { Capability, Command, Errno, OFFERED_CAPABILITIES, RELAYED_CAPABILITIES, ServerStatus, sqlstateForErrno } from '../protocol/mysql/codes.js';
 import { commandText, decodeProcessKill } from '../protocol/mysql/commands.js';
-import { MysqlFramer, framePayload } from '../protocol/mysql/framer.js';
-import { decodeHandshakeResponse41, encodeErr, encodeHandshakeV10, encodeOk, isSslRequest, type HandshakeResponse41 } from '../protocol/mysql/packets.js';
+import { framePayload } from '../protocol/mysql/framer.js';
+import { encodeErr, encodeOk, type HandshakeResponse41 } from '../protocol/mysql/packets.js';
 import { MysqlRelay, type MysqlRelayHooks, type MysqlRelayObserver } from '../protocol/mysql/relay.js';
 import { SessionText, type KillTarget } from '../protocol/mysql/session-text.js';
-import { PacketSocketReader } from '../protocol/mysql/socket-reader.js';
 import type { SessionIdentity } from '../session/gate.js';
-import { connectUpstreamMysql, killUpstream, probeMysqlServer, type MysqlUpstream } from '../upstream/mysql-connect.js';
+import { connectUpstreamMysql, probeMysqlServer, type MysqlUpstream } from '../upstream/mysql-connect.js';
+import { MysqlClientAuth, beginHandshake, type Handshake } from './mysql-handshake.js';
+import { killSession, type LiveSession } from './mysql-kill.js';
 import { SessionListener, type ListenerDeps, type ListenerLog } from './session-listener.js';
 
 export type MysqlListenerLog = ListenerLog;
@@ -38,39 +32,18 @@ export interface MysqlListenerDeps extends ListenerDeps<'mysql', MysqlRelayObser
   readonly rsaKeyPair?: RsaKeyPair;
 }
 
-interface LiveSession {
-  readonly relay: MysqlRelay;
-  readonly upstreamThreadId: number;
-  readonly resource: ResourceSpec;
-}
-
-interface Handshake {
-  readonly socket: net.Socket;
-  readonly reader: PacketSocketReader;
-  readonly connectionId: number;
-  readonly scramble: Buffer;
-  readonly sessionId: string;
-  readonly remote: string;
-  readonly log: MysqlListenerLog;
-  readonly tlsActive: boolean;
-  seq: number;
-}
-
 const FALLBACK_VERSION = '8.0.36';
-
-/** Handshake and auth packets are a few hundred bytes (an RSA-encrypted password under 1 KiB). */
-const PRE_AUTH_MAX_PAYLOAD_BYTES = 16 * 1024;
 
 export class MysqlListener extends SessionListener<MysqlRelay, LiveSession> {
   private readonly tlsOptions: tls.SecureContextOptions | undefined;
-  private readonly rsa: RsaKeyPair;
+  private readonly auth: MysqlClientAuth;
   private upstreamInfo: { version: string; capabilities: number } | undefined;
   private nextConnectionId = 1 + Math.floor(Math.random() * 1000);
 
   constructor(private readonly deps: MysqlListenerDeps, tlsMaterial?: { cert: Buffer; key: Buffer }) {
     super();
     if (tlsMaterial) this.tlsOptions = { cert: tlsMaterial.cert, key: tlsMaterial.key };
-    this.rsa = deps.rsaKeyPair ?? generateRsa();
+    this.auth = new MysqlClientAuth(deps, this.tlsOptions);
   }
 
   override async listen(host: string, port: number): Promise<net.AddressInfo> {
@@ -115,25 +88,9 @@ export class MysqlListener extends SessionListener<MysqlRelay, LiveSession> {
     }
     socket.once('close', admission.release);
     const connectionId = this.newConnectionId();
-    const scramble = newScramble();
     const caps = this.offeredCapabilities();
-    socket.write(
-      framePayload(
-        encodeHandshakeV10({
-          serverVersion: `${this.upstreamInfo?.version ?? FALLBACK_VERSION}-airlock`,
-          connectionId,
-          scramble,
-          capabilities: caps,
-          collation: DEFAULT_COLLATION,
-          status: ServerStatus.Autocommit,
-          authPlugin: NATIVE,
-        }),
-        0,
-      ),
-    );
-    // A stranger must not make airlock buffer megabytes: the handshake is a few hundred bytes.
-    const reader = new PacketSocketReader(socket, new MysqlFramer({ maxPayloadBytes: PRE_AUTH_MAX_PAYLOAD_BYTES }), 'client');
-    const hs: Handshake = { socket, reader, connectionId, scramble, sessionId, remote, log, tlsActive: false, seq: 1 };
+    const serverVersion = `${this.upstreamInfo?.version ?? FALLBACK_VERSION}-airlock`;
+    const hs = beginHandshake(socket, { connectionId, sessionId, remote, log, capabilities: caps, serverVersion });
     const timer = setTimeout(() => {
       hs.socket.end(framePayload(encodeErr(Errno.HandshakeError, 'airlock: authentication timed out (limits.auth_timeout)'), hs.seq));
       hs.socket.destroy();
@@ -151,34 +108,8 @@ export class MysqlListener extends SessionListener<MysqlRelay, LiveSession> {
   }
 
   private async startup(hs: Handshake, offered: number, timer: NodeJS.Timeout): Promise<void> {
-    let p = await hs.reader.next();
-    if (isSslRequest(p.payload)) {
-      if (!this.tlsOptions) throw protocolError('TLS was requested but airlock offers none');
-      if (hs.reader.queued > 0) throw protocolError('bytes after the SSLRequest, before the TLS handshake');
-      hs.reader.detach();
-      const secure = await this.upgrade(hs.socket);
-      Object.assign(hs, { socket: secure, tlsActive: true });
-      hs.reader.rebind(secure);
-      p = await hs.reader.next();
-    }
-    hs.seq = p.seq + 1;
-    const response = decodeHandshakeResponse41(p.payload);
-    if (response.capabilities & Capability.Ssl && !hs.tlsActive) throw protocolError('CLIENT_SSL set in a cleartext HandshakeResponse');
-    const agreed = (response.capabilities & offered) >>> 0;
-    const user = this.deps.users().get(response.user);
-    const result = await authenticateClient(this.channel(hs), {
-      user: user && !user.disabled ? user : undefined,
-      scramble: hs.scramble,
-      plugin: response.authPlugin ?? NATIVE,
-      response: response.authResponse,
-      rsa: this.rsa,
-    });
-    if (!result.ok) {
-      this.deps.metrics?.authFailed('mysql', !user ? 'unknown_user' : user.disabled ? 'disabled_user' : 'bad_credentials');
-      hs.log.info({ client: hs.remote, reason: result.reason }, 'authentication failed');
-      throw accessDenied(response.user, hs.remote);
-    }
-    const perUser = this.deps.limits.admitUser(result.user.email);
+    const { response, agreed, user } = await this.auth.authenticate(hs, offered);
+    const perUser = this.deps.limits.admitUser(user.email);
     if (!perUser.ok) {
       throw new ClientError({ sqlstate: '08004', mysqlErrno: 1040, message: perUser.message, fatal: true });
     }
@@ -190,13 +121,13 @@ export class MysqlListener extends SessionListener<MysqlRelay, LiveSession> {
       resource = this.resourceNamed(response.database);
     } else {
       hs.socket.write(framePayload(encodeOk({ status: ServerStatus.Autocommit, sessionTrack: (agreed & Capability.SessionTrack) !== 0 }), hs.seq));
-      const chosen = await this.awaitResource(hs, agreed, result.user);
+      const chosen = await this.awaitResource(hs, agreed, user);
       if (!chosen) return;
       resource = chosen;
     }
     const upstream = await this.connectUpstream(resource, response, agreed, hs);
     hs.socket.write(framePayload(encodeOk({ status: upstream.status, sessionTrack: (agreed & Capability.SessionTrack) !== 0 }), hs.seq));
-    this.openSession(hs, result.user, resource, upstream, agreed, response);
+    this.openSession(hs, user, resource, upstream, agreed, response);
   }
 
   /** Connected without a database: the first COM_INIT_DB (or USE) names the resource. */
@@ -312,74 +243,13 @@ export class MysqlListener extends SessionListener<MysqlRelay, LiveSession> {
   private hooks(hs: Handshake): MysqlRelayHooks {
     return {
       kill: (target, session) => this.kill(target, session.requester.email, hs.log),
-      changeUser: async (request, channel, session) => {
-        const user = this.deps.users().get(request.user);
-        const result = await authenticateClient(channel, {
-          user: user && !user.disabled ? user : undefined,
-          scramble: hs.scramble,
-          plugin: request.authPlugin ?? NATIVE,
-          response: request.authResponse,
-          rsa: this.rsa,
-        });
-        if (!result.ok) {
-          this.deps.metrics?.authFailed('mysql', 'bad_credentials');
-          return { ok: false, error: accessDenied(request.user, hs.remote) };
-        }
-        const resource = session.resource;
-        if (request.database && request.database !== resource.name && !(resource.allowed_schemas ?? [resource.database]).includes(request.database)) {
-          return { ok: false, error: new ClientError({ sqlstate: '42000', mysqlErrno: Errno.DbAccessDenied, message: `airlock: COM_CHANGE_USER cannot move this connection from resource "${resource.name}" to "${request.database}"; connect again instead` }) };
-        }
-        return { ok: true, session: { ...session, requester: { email: result.user.email, groups: result.user.groups } } };
-      },
+      changeUser: (request, channel, session) => this.auth.changeUser(hs, request, channel, session),
     };
   }
 
   /** KILL from `requester` (with or without a resource chosen) aimed at airlock connection `target.id`. */
-  private async kill(target: KillTarget, requester: string, log: MysqlListenerLog): Promise<ClientError | undefined> {
-    const live = this.sessions.get(target.id);
-    if (!live) return new ClientError({ sqlstate: 'HY000', mysqlErrno: Errno.UnknownThread, message: `Unknown thread id: ${target.id}` });
-    if (live.relay.identity.requester.email.toLowerCase() !== requester.toLowerCase()) {
-      return new ClientError({ sqlstate: 'HY000', mysqlErrno: Errno.NotOwnerOfThread, message: `You are not owner of thread ${target.id} (airlock: only your own connections)` });
-    }
-    const timeout = this.deps.config.limits.auth_timeout_ms;
-    if (target.what === 'CONNECTION') {
-      live.relay.terminate(new ClientError({ sqlstate: '70100', mysqlErrno: Errno.ConnectionKilled, message: 'Connection was killed', fatal: true }));
-      killUpstream(live.resource, live.upstreamThreadId, 'CONNECTION', timeout).catch(() => {});
-      return undefined;
-    }
-    if (live.relay.cancel() === 'cancelled-hold') {
-      log.info({ target: target.id }, 'KILL QUERY cancelled a held statement');
-      return undefined;
-    }
-    try {
-      await killUpstream(live.resource, live.upstreamThreadId, 'QUERY', timeout);
-      return undefined;
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, 'forwarding KILL QUERY failed');
-      return new ClientError({ sqlstate: 'HY000', mysqlErrno: Errno.UnknownThread, message: `airlock could not kill the query of thread ${target.id}` });
-    }
-  }
-
-  private channel(hs: Handshake): AuthChannel {
-    return {
-      get tls() {
-        return hs.tlsActive;
-      },
-      send: (payload) => hs.socket.write(framePayload(payload, hs.seq++)),
-      receive: async () => {
-        const p = await hs.reader.next();
-        hs.seq = p.seq + 1;
-        return p.payload;
-      },
-    };
-  }
-
-  private upgrade(socket: net.Socket): Promise<tls.TLSSocket> {
-    return new Promise((resolve, reject) => {
-      const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: tls.createSecureContext(this.tlsOptions) });
-      secure.once('secure', () => resolve(secure));
-      secure.once('error', reject);
-    });
+  private kill(target: KillTarget, requester: string, log: MysqlListenerLog): Promise<ClientError | undefined> {
+    return killSession(this.sessions, target, requester, { timeoutMs: this.deps.config.limits.auth_timeout_ms, log });
   }
 
   private newConnectionId(): number {
@@ -389,18 +259,4 @@ export class MysqlListener extends SessionListener<MysqlRelay, LiveSession> {
       if (!this.sessions.has(id)) return id;
     }
   }
-}
-
-function generateRsa(): RsaKeyPair {
-  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return { publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(), privateKey };
-}
-
-function accessDenied(user: string, remote: string): ClientError {
-  const host = remote.slice(0, remote.lastIndexOf(':'));
-  return new ClientError({ sqlstate: '28000', mysqlErrno: Errno.AccessDenied, message: `Access denied for user '${user}'@'${host}' (using password: YES)`, fatal: true });
-}
-
-function protocolError(message: string): ClientError {
-  return new ClientError({ sqlstate: '08S01', mysqlErrno: Errno.HandshakeError, message: `airlock: ${message}`, fatal: true });
 }
