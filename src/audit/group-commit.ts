@@ -33,6 +33,8 @@ export class GroupCommit {
   /** Descriptors of segments left behind, closed once what was written to them is durable. */
   #retired: number[] = [];
   #syncing = false;
+  /** A record waiting now asked to be durable at once (or someone is draining). */
+  #urgent = false;
   #syncTimer: NodeJS.Timeout | undefined;
   #syncImmediate: NodeJS.Immediate | undefined;
   #drainWaiters: Array<() => void> = [];
@@ -75,6 +77,7 @@ export class GroupCommit {
   }
 
   #schedule(sync: boolean): void {
+    if (sync) this.#urgent = true;
     if (this.#syncing) return; // the running loop picks new records up before it stops
     if (sync) {
       clearTimeout(this.#syncTimer);
@@ -85,13 +88,21 @@ export class GroupCommit {
     }
   }
 
-  /** One fdatasync covers every record written before it to that file. */
+  /**
+   * One fdatasync covers every record written before it to that file. Records that arrived during a
+   * sync go out in the next one at once only if one of them is urgent; otherwise they wait up to
+   * groupCommitMs for company, so steady traffic of lazy records costs one fdatasync per interval,
+   * not one per disk round trip.
+   */
   async #syncLoop(): Promise<void> {
     if (this.#syncing) return;
     this.#syncing = true;
     let batch: WrittenRecord[] = [];
+    let first = true;
     try {
-      while (this.#unsynced.length > 0 && this.#hooks.healthy()) {
+      while (this.#unsynced.length > 0 && this.#hooks.healthy() && (first || this.#urgent)) {
+        first = false;
+        this.#urgent = false;
         this.#hooks.beforeSync();
         batch = this.#unsynced.splice(0);
         const started = process.hrtime.bigint();
@@ -106,6 +117,7 @@ export class GroupCommit {
     } finally {
       this.#syncing = false;
       if (this.#unsynced.length === 0) for (const resolve of this.#drainWaiters.splice(0)) resolve();
+      else if (this.#hooks.healthy()) this.#schedule(this.#urgent);
     }
   }
 
