@@ -14,7 +14,12 @@ function fail(message: string): never {
   throw new AirlockError('AIRLOCK_ERR_AUDIT_WRITE', `value has no canonical JSON form: ${message}`);
 }
 
+/** Characters JSON must escape, and surrogates (which may be lone): anything else is copied as is. */
+const NEEDS_CARE = /["\\\u0000-\u001f\uD800-\uDFFF]/;
+
 function str(s: string): string {
+  // Hashes, ids, timestamps and most SQL need neither escapes nor the surrogate check: one scan.
+  if (!NEEDS_CARE.test(s)) return `"${s}"`;
   if (SURROGATE.test(s) && LONE_SURROGATE.test(s)) fail('lone surrogate');
   return JSON.stringify(s);
 }

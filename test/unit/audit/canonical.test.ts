@@ -36,6 +36,20 @@ t.test('same bytes as the reference implementation on random JSON', async (t) =>
   t.pass('2000 random values agree');
 });
 
+t.test('strings with every kind of code unit: escapes, controls, non-ASCII, surrogate pairs', async (t) => {
+  for (const s of ['', 'plain', '"', '\\', '\u0000', '\n\r\t\b\f', '\u001f', '\u007f', 'é', '€', '😀', 'a"b\\c\u0001d', '\u2028\u2029']) {
+    t.equal(canonicalJson({ [s]: s }), canonicalize({ [s]: s }), `code points ${[...s].map((c) => c.codePointAt(0)!.toString(16)).join(' ')}`);
+  }
+  fc.assert(
+    fc.property(fc.string({ unit: 'binary', maxLength: 40 }), (s) => {
+      if (!s.isWellFormed()) return;
+      if (canonicalJson([s]) !== canonicalize([s])) throw new Error(`differs for ${JSON.stringify(s)}`);
+    }),
+    { numRuns: 3000 },
+  );
+  t.pass('3000 random strings of any code units agree');
+});
+
 t.test('a sealed line is the canonical form of its record, hash included', async (t) => {
   const { sealRecordLine, serializeRecord, hasValidHash, EMPTY_HEAD } = await import('../../../src/audit/chain.js');
   fc.assert(
