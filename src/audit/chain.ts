@@ -1,6 +1,6 @@
 // Pure hash chaining: the record envelope, SHA-256 over its canonical form, and the genesis link.
 
-import { createHash } from 'node:crypto';
+import { hash as digest } from 'node:crypto';
 import { canonicalJson, canonicalMembers } from './canonical.js';
 import type { AuditType } from './types.js';
 
@@ -52,7 +52,7 @@ export function formatTimestamp(date: Date = new Date()): string {
 /** SHA-256 hex over the canonical JSON of the record without its `hash` field. */
 export function computeRecordHash(record: Readonly<Record<string, unknown>>): string {
   const { hash: _ignored, ...body } = record;
-  return createHash('sha256').update(canonicalJson(body), 'utf8').digest('hex');
+  return digest('sha256', canonicalJson(body), 'hex');
 }
 
 /** Links a payload after `head` and seals it with its hash. */
@@ -73,7 +73,8 @@ export function sealRecordLine(head: ChainHead, envelope: Envelope, payload: Rea
   const before = members.slice(0, at).map((m) => m[1]).join(',');
   const after = members.slice(at).map((m) => m[1]).join(',');
   const sep = before && after ? ',' : '';
-  const hash = createHash('sha256').update(`{${before}${sep}${after}}`, 'utf8').digest('hex');
+  // One-shot hashing: half the cost of createHash for a record-sized input.
+  const hash = digest('sha256', `{${before}${sep}${after}}`, 'hex');
   body.hash = hash;
   const line = `{${before}${before ? ',' : ''}"hash":"${hash}"${after ? ',' : ''}${after}}\n`;
   return { record: body as unknown as AuditRecord, line };
