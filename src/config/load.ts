@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Config, HostPort } from './types.js';
 import { deepFreeze } from './freeze.js';
+import { parseRedisUrl } from './redis-url.js';
 import { configSchema } from './schema.js';
 import { parseBytes, parseDuration } from './units.js';
 import { Problems, compileSchema, readYamlSource, reportSchemaErrors, type KeyPath, type YamlSource } from './yaml-source.js';
@@ -138,6 +139,13 @@ function buildConfig(source: YamlSource, problems: Problems): Config {
         }
       : {}),
   };
+  if (raw.state?.redis !== undefined) {
+    try {
+      parseRedisUrl(raw.state.redis);
+    } catch (err) {
+      problems.at(source, ['state', 'redis'], (err as Error).message);
+    }
+  }
   if (config.limits.max_connections_per_user > config.limits.max_connections) {
     problems.at(source, ['limits', 'max_connections_per_user'], 'must not exceed limits.max_connections');
   }

@@ -25,7 +25,7 @@ export const configSchema = {
     state: {
       type: ['object', 'null'],
       additionalProperties: false,
-      properties: { redis: { type: 'string', pattern: '^rediss?://', description: 'a redis:// or rediss:// URL' } },
+      properties: { redis: { type: 'string', pattern: '^rediss?(\\+(sentinel|cluster))?://', description: 'a redis://, redis+sentinel:// or redis+cluster:// URL (rediss for TLS)' } },
     },
     tls: {
       type: 'object',

@@ -208,3 +208,20 @@ t.test('parseHostPort', async (t) => {
   t.equal(parseHostPort('a:65536'), undefined);
   t.equal(parseHostPort('a'), undefined);
 });
+
+t.test('state.redis takes the standalone, Sentinel and Cluster URL forms; a bad one is named with file:line', async (t) => {
+  for (const url of ['redis://127.0.0.1:6379/0', 'rediss://r.example:6380', 'redis+sentinel://:pw@s1:26379,s2:26380/mymaster/2', 'rediss+cluster://n1:7000,n2:7001']) {
+    const c = loadConfig(write(t, MINIMAL.replace('state: {}', `state: {redis: "${url}"}`)));
+    t.same(c.state, { redis: url }, url);
+  }
+  const bad = [
+    ['http://127.0.0.1:6379', /:7:\d+: state\.redis: must be a redis:\/\/, redis\+sentinel:\/\/ or redis\+cluster:\/\/ URL/],
+    ['redis+sentinel://s1:26379', /:7:\d+: state\.redis: a Sentinel URL needs the master name/],
+    ['redis+cluster://n1:70000', /:7:\d+: state\.redis: bad host:port "n1:70000"/],
+  ] as const;
+  for (const [url, expected] of bad) {
+    const lines = errorLines(() => loadConfig(write(t, MINIMAL.replace('state: {}', `state: {redis: "${url}"}`))));
+    t.equal(lines.length, 1, url);
+    t.match(lines[0], expected);
+  }
+});
