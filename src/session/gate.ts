@@ -130,6 +130,18 @@ export class StatementGate {
     );
   }
 
+  /**
+   * An allowed statement's decision record, written to the segment before the statement is
+   * forwarded (fsync follows with the group commit). False when the audit trail cannot take records:
+   * the statement is then refused, so nothing runs unrecorded (the writer logs the failure).
+   */
+  admit(session: SessionIdentity, sql: string, params: readonly (string | null)[], verdict: Verdict): boolean {
+    if (!this.deps.audit.healthy) return false;
+    this.recordDecision(session, sql, params, verdict).catch(() => {});
+    // The write itself happens inside append: a failing disk shows here, before anything is forwarded.
+    return this.deps.audit.healthy;
+  }
+
   /** What ran and how it ended; written after the fact, so it may ride with the next audit write. */
   recordExecution(session: SessionIdentity, requestId: string | undefined, result: ExecutionResult): void {
     this.deps.audit

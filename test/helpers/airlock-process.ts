@@ -62,9 +62,14 @@ export interface AirlockProcess extends ConfigFiles {
 }
 
 /** Starts the daemon and waits for its listener lines. */
-export async function spawnAirlock(files: ConfigFiles, extraArgs: readonly string[] = []): Promise<AirlockProcess> {
+export async function spawnAirlock(files: ConfigFiles, extraArgs: readonly string[] = [], opts: { fileSizeLimitKiB?: number } = {}): Promise<AirlockProcess> {
   requireBuild();
-  const proc = start(...nodeCli(['start', '--config', files.configFile, ...extraArgs]), { cwd: files.dir });
+  let [cmd, args] = nodeCli(['start', '--config', files.configFile, ...extraArgs]);
+  if (opts.fileSizeLimitKiB !== undefined) {
+    // RLIMIT_FSIZE: writes past the limit fail with EFBIG (Node ignores SIGXFSZ), as on a full disk.
+    [cmd, args] = ['/bin/sh', ['-c', `ulimit -f ${opts.fileSizeLimitKiB} && exec "$@"`, 'sh', cmd, ...args]];
+  }
+  const proc = start(cmd, args, { cwd: files.dir });
   const pgPort = Number((await proc.waitFor(/PostgreSQL listener on [\d.]+:(\d+)/))[1]);
   const adminPort = Number((await proc.waitFor(/on http:\/\/[\d.]+:(\d+)/))[1]);
   const { tokens } = files;

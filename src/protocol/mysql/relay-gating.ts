@@ -2,6 +2,7 @@
 
 import type { ClassifyContext } from '../../classify/types.js';
 import type { GateResult, StatementGate, Verdict } from '../../session/gate.js';
+import { clientErrors } from '../../session/client-errors.js';
 import type { RelayPort, SendExpectation } from './relay-port.js';
 
 export interface MysqlRelayObserver {
@@ -40,7 +41,7 @@ export class RelayGating {
     const session = this.port.session;
     const verdict = this.o.gate.judge(session, sql, this.o.text.classifyContext());
     if (verdict.decision.action === 'allow') {
-      this.o.gate.recordDecision(session, sql, params, verdict).catch((err) => this.o.log.warn({ err }, 'audit write failed for an allowed statement'));
+      if (!this.o.gate.admit(session, sql, params, verdict)) return this.port.refuse(clientErrors.auditUnavailable());
       return run(undefined, verdict);
     }
     return this.decideSlow(sql, params, verdict).then((result) => (result.run ? run(result.requestId, verdict) : this.port.refuse(result.error)));

@@ -197,7 +197,7 @@ export class PgRelay {
     const arrived = performance.now();
     const verdict = this.judge(sql);
     if (verdict.decision.action === 'allow') {
-      this.recordAllowed(sql, [], verdict);
+      if (!this.admit(sql, [], verdict)) return this.refuseSimple(clientErrors.auditUnavailable());
       this.tracker.expect(FrontendCode.Query, this.outcomeRecorder(undefined, arrived));
       this.forwardRaw(frame.raw);
       return;
@@ -226,21 +226,23 @@ export class PgRelay {
       if (s.portal?.cleared) verdicts[i] = { ...verdicts[i]!, decision: { ...verdicts[i]!.decision, action: 'allow', reason: 'portal already approved' } };
     });
     if (verdicts.every((v) => v.decision.action === 'allow')) {
-      statements.forEach((s, i) => this.recordAllowed(s.sql, s.params, verdicts[i]!));
+      if (!statements.every((s, i) => this.admit(s.sql, s.params, verdicts[i]!))) return this.refuseBatch(clientErrors.auditUnavailable(), endsWithSync);
       this.forwardBatch(frames, undefined, arrived);
       return;
     }
-    return this.decideSlow(statements, verdicts).then(async (result) => {
-      if (result.run) {
-        this.forwardBatch(frames, result.requestId);
-        return;
-      }
-      await this.tracker.quiescent();
-      if (result.error.fatal) return this.terminate(result.error);
-      this.writeClient(this.errorFrame(result.error));
-      if (endsWithSync) this.answerSync();
-      else this.skippingToSync = true;
+    return this.decideSlow(statements, verdicts).then((result) => {
+      if (result.run) return this.forwardBatch(frames, result.requestId);
+      return this.refuseBatch(result.error, endsWithSync);
     });
+  }
+
+  /** The whole batch is refused: one error once earlier replies are out, then ReadyForQuery at its Sync. */
+  private async refuseBatch(error: ClientError, endsWithSync: boolean): Promise<void> {
+    await this.tracker.quiescent();
+    if (error.fatal) return this.terminate(error);
+    this.writeClient(this.errorFrame(error));
+    if (endsWithSync) this.answerSync();
+    else this.skippingToSync = true;
   }
 
   private forwardBatch(frames: PgFrame[], requestId: string | undefined, arrived?: number): void {
@@ -270,7 +272,7 @@ export class PgRelay {
       const s = statements[i]!;
       const v = verdicts[i]!;
       if (v.decision.action === 'allow') {
-        this.recordAllowed(s.sql, s.params, v);
+        if (!this.admit(s.sql, s.params, v)) return { run: false, error: clientErrors.auditUnavailable() };
         continue;
       }
       await this.tracker.quiescent();
@@ -332,10 +334,8 @@ export class PgRelay {
     return scs === 'off' ? { settings: { standard_conforming_strings: 'off' } } : undefined;
   }
 
-  private recordAllowed(sql: string, params: readonly (string | null)[], verdict: Verdict): void {
-    this.o.gate.recordDecision(this.o.session, sql, params, verdict).catch((err) => {
-      this.o.log.warn({ err }, 'audit write failed for an allowed statement');
-    });
+  private admit(sql: string, params: readonly (string | null)[], verdict: Verdict): boolean {
+    return this.o.gate.admit(this.o.session, sql, params, verdict);
   }
 
   /**
