@@ -7,7 +7,7 @@ import path from 'node:path';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import t from 'tap';
-import { spawnAirlock, writeConfig } from '../helpers/airlock-process.js';
+import { auditVerify, spawnAirlock, writeConfig } from '../helpers/airlock-process.js';
 import { requireService } from '../helpers/services.js';
 
 await requireService('postgres');
@@ -73,4 +73,20 @@ t.test('the MySQL path refuses too (errno 1290)', async (t) => {
   const conn = await mysql.createConnection({ host: '127.0.0.1', port: mysqlPort, user: 'alice@corp.com', password: airlock.tokens['alice@corp.com']!, database: 'shop' });
   t.teardown(() => conn.end());
   await t.rejects(conn.query('SELECT 1'), { errno: 1290, message: /the audit log cannot be written/ });
+});
+
+t.test('after the cause is gone, a restart recovers the chain and it verifies', async (t) => {
+  await airlock.stop();
+  const again = await spawnAirlock(files);
+  t.teardown(() => again.stop());
+  const alice = new pg.Client(again.pgConfig('alice@corp.com'));
+  await alice.connect();
+  await alice.query('SELECT 1');
+  await alice.end();
+  const stopped = await again.stop();
+  t.equal(stopped.code, 0, 'clean shutdown');
+  const verify = await auditVerify(files.configFile);
+  t.equal(verify.code, 0, verify.stdout + verify.stderr);
+  t.match(verify.stdout, /records valid/);
+  t.match(verify.stdout, /unclosed_segment_recovered/, 'the segment the failed writer could not close was closed and signed at restart');
 });
