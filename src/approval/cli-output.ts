@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { AirlockError } from '../errors.js';
 import { ApiError } from './api-client.js';
+import { visible } from '../terminal-text.js';
 
 /** What a command produced; commands return it so tests can run them in-process. */
 export interface CommandResult {
@@ -11,7 +12,9 @@ export interface CommandResult {
   readonly stderr: string;
 }
 
-export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+/** Cells are client-supplied text (emails, rule names, SQL): hidden characters are shown escaped. */
+export function table(headers: readonly string[], rawRows: readonly (readonly string[])[]): string {
+  const rows = rawRows.map((r) => r.map(visible));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
   return [line(headers), ...rows.map(line)].join('\n') + '\n';
@@ -26,7 +29,7 @@ export function relative(at: number, now = Date.now()): string {
 }
 
 export function oneLine(text: string, max: number): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
+  const flat = visible(text.replace(/\s+/g, ' ').trim());
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 

@@ -4,14 +4,18 @@ import { promises as fsp } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseRecordLine, type AuditRecord } from './chain.js';
 import { listChains, splitLines } from './segments.js';
+import { visible } from '../terminal-text.js';
 
 /** Long or integrity-only fields are left out of the one-line view (verify checks them). */
 const HIDDEN = new Set(['v', 'chain_id', 'seq', 'ts', 'type', 'instance', 'prev_hash', 'hash', 'public_key', 'sig', 'head_hash']);
 
-/** Plain words stay bare; strings with spaces or quotes are JSON-quoted; other values are JSON. */
+/**
+ * Plain words stay bare; strings with spaces or quotes are JSON-quoted; other values are JSON.
+ * Records hold client text (SQL, names): nothing in it may reach the terminal as a control sequence.
+ */
 function show(value: unknown): string {
-  if (typeof value !== 'string') return JSON.stringify(value);
-  return /^[^\s"=]+$/.test(value) ? value : JSON.stringify(value);
+  if (typeof value !== 'string') return visible(JSON.stringify(value));
+  return /^[^\s"=\\]+$/.test(value) && visible(value) === value ? value : visible(JSON.stringify(value));
 }
 
 /** e.g. `2026-01-02T03:04:05.678Z #42 approval.granted request_id=q1 by=["bob@corp.com"] break_glass=false` */

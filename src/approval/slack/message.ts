@@ -2,6 +2,7 @@
 
 import { createHash } from 'node:crypto';
 import type { ApprovalRequest, ApprovalVote } from '../types.js';
+import { visible } from '../../terminal-text.js';
 
 /** action_id of each button; the button's value is only the request id, a lookup key. */
 export const ACTION = { approve: 'airlock_approve', deny: 'airlock_deny', force: 'airlock_force' } as const;
@@ -53,7 +54,8 @@ export function escapedExcerpt(text: string, budget: number): Excerpt {
     const code = ch.charCodeAt(0);
     // Keep surrogate pairs whole so a cut never leaves half a character.
     if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) ch += text[++i]!;
-    const piece = escapeMrkdwn(ch);
+    // A carriage return or a bidi override would make Slack draw a different statement than the one held.
+    const piece = escapeMrkdwn(ch === '\n' || ch === '\t' ? ch : visible(ch));
     if (out.length + piece.length > budget) return { shown: out, truncated: true };
     out += piece;
   }

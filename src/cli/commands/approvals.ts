@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { ApprovalRequest } from '../../approval/types.js';
 import type { DecisionResult } from '../../approval/broker-types.js';
 import { apiClient, type ApiTargetOptions, type Env } from '../../approval/cli-target.js';
+import { visible, visibleBlock } from '../../terminal-text.js';
 import { addApiOptions, emit, json, oneLine, relative, runCommand, table, type CommandResult } from '../../approval/cli-output.js';
 
 export type { CommandResult } from '../../approval/cli-output.js';
@@ -64,7 +65,7 @@ function decided(result: DecisionResult, opts: ApprovalsOptions): string {
       if (r.approval?.hold === 'retry') return `request ${r.id}: approved; it runs when the requester re-sends the statement\n`;
       return `request ${r.id}: approved; the statement runs now\n`;
     case 'denied':
-      return `request ${r.id}: denied (${r.final_reason ?? ''})\n`;
+      return `request ${r.id}: denied (${visible(r.final_reason ?? '')})\n`;
     case 'forced':
       return `request ${r.id}: force-approved (break-glass, flagged for review)\n`;
   }
@@ -72,20 +73,23 @@ function decided(result: DecisionResult, opts: ApprovalsOptions): string {
 
 export function describeRequest(r: ApprovalRequest): string {
   const lines = [
-    `request    ${r.id}`,
+    `request    ${visible(r.id)}`,
     `state      ${r.state}${r.break_glass ? ' (break-glass)' : ''}`,
-    `requester  ${r.requester.email} (${r.requester.groups.join(', ') || 'no groups'})`,
-    `resource   ${r.resource} (${r.protocol})`,
-    `rule       ${r.rule} — ${r.approval.mode}${r.approval.mode === 'jit' && r.approval.jit_duration_ms ? ` for ${Math.round(r.approval.jit_duration_ms / 60_000)}m` : ''}`,
+    `requester  ${visible(r.requester.email)} (${visible(r.requester.groups.join(', ')) || 'no groups'})`,
+    `resource   ${visible(r.resource)} (${r.protocol})`,
+    `rule       ${visible(r.rule)} — ${r.approval.mode}${r.approval.mode === 'jit' && r.approval.jit_duration_ms ? ` for ${Math.round(r.approval.jit_duration_ms / 60_000)}m` : ''}`,
     `needs      ${r.approval.min_approvals} of ${r.approval.approvers.join(', ')}${r.approval.all_groups_must_approve ? ' (one from each group)' : ''}; force: ${r.approval.force_approvers.join(', ') || 'nobody'}`,
     `created    ${new Date(r.created_at).toISOString()}`,
     `expires    ${new Date(r.expires_at).toISOString()} (${relative(r.expires_at)})`,
   ];
-  if (r.sql) lines.push(`sql        ${r.sql}`);
-  if (r.params.length) lines.push(`params     ${r.params.map((p) => (p === null ? 'NULL' : JSON.stringify(p))).join(', ')}`);
-  for (const v of r.approvals) lines.push(`approved   ${v.by} via ${v.via} at ${new Date(v.at).toISOString()}`);
-  if (r.denial) lines.push(`denied     ${r.denial.by}: ${r.denial.reason ?? ''}`);
-  if (r.break_glass) lines.push(`forced     ${r.break_glass.by}: ${r.break_glass.reason ?? ''}`);
+  if (r.kinds.length) lines.push(`kinds      ${visible(r.kinds.join(', '))}`);
+  if (r.tables.length) lines.push(`tables     ${visible(r.tables.join(', '))}`);
+  // The SQL as the server will receive it: control characters are shown, never interpreted.
+  if (r.sql) lines.push(`sql        ${visibleBlock(r.sql, ' '.repeat(11))}`);
+  if (r.params.length) lines.push(`params     ${visible(r.params.map((p) => (p === null ? 'NULL' : JSON.stringify(p))).join(', '))}`);
+  for (const v of r.approvals) lines.push(`approved   ${visible(v.by)} via ${v.via} at ${new Date(v.at).toISOString()}`);
+  if (r.denial) lines.push(`denied     ${visible(r.denial.by)}: ${visible(r.denial.reason ?? '')}`);
+  if (r.break_glass) lines.push(`forced     ${visible(r.break_glass.by)}: ${visible(r.break_glass.reason ?? '')}`);
   return lines.join('\n') + '\n';
 }
 

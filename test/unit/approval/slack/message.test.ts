@@ -150,3 +150,9 @@ t.test('outcome DM text per state', async (t) => {
   t.equal(outcomeText(request()), undefined);
   t.equal(outcomeText(request({ state: 'cancelled' })), undefined);
 });
+
+// Regression (fresh-user report): Slack showed a different statement than the one held.
+t.test('the SQL block shows carriage returns, escapes and bidi overrides as text', async (t) => {
+  const view = sqlView('DELETE FROM orders\rSELECT 1 \x1b[2K \u202eredro\nWHERE\tx');
+  t.equal(view.block, '```DELETE FROM orders\\rSELECT 1 \\x1b[2K \\u202eredro\nWHERE\tx```');
+});

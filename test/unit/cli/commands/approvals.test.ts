@@ -64,6 +64,27 @@ t.test('list, show, approve, deny, force', async (t) => {
   t.match(bg.stdout, new RegExp(`${third.id}\\s+dave@corp.com`));
 });
 
+// Regression (fresh-user report): a carriage return or ANSI escape in held SQL made the terminal draw a
+// harmless statement over the one that runs.
+t.test('show and list print hidden characters of the SQL escaped, never interpreted', async (t) => {
+  const sql = 'DELETE FROM orders\rSELECT 1;          \x1b[2K\x1b[1A-- \u202eredro';
+  const req = await hold(sql);
+  const show = await approvalsShow(req.id, {}, bob);
+  t.notMatch(show.stdout, /[\r\x1b\u202e]/, 'no raw CR, ESC or bidi override reaches the terminal');
+  t.match(show.stdout, 'sql        DELETE FROM orders\\rSELECT 1;          \\x1b[2K\\x1b[1A-- \\u202eredro\n');
+  t.match(show.stdout, /^kinds {6}DELETE$/m, 'the kinds are shown');
+  t.match(show.stdout, /^tables {5}orders$/m);
+  const list = await approvalsList({}, bob);
+  t.notMatch(list.stdout, /[\r\x1b\u202e]/);
+  t.match(list.stdout, 'DELETE FROM orders SELECT 1; \\x1b[2K');
+
+  const multi = await hold('DELETE FROM orders\napproved   bob@corp.com via cli');
+  const lines = (await approvalsShow(multi.id, {}, bob)).stdout.split('\n');
+  t.ok(lines.includes('sql        DELETE FROM orders'), 'multi-line SQL keeps its lines');
+  t.ok(lines.includes('           approved   bob@corp.com via cli'), 'a following line is indented so it cannot pass for a field');
+  t.notOk(lines.some((l) => l.startsWith('approved')), 'no forged approval line');
+});
+
 t.test('clear errors: credentials, authentication, unreachable API', async (t) => {
   const missing = await approvalsList({}, { AIRLOCK_ADMIN_URL: server.url });
   t.match(missing.stderr, /set AIRLOCK_USER \(or --user\) .* AIRLOCK_TOKEN/);
