@@ -20,6 +20,13 @@ export interface StatementClass {
   tags?: string[];
 }
 
+/**
+ * Tag of a statement whose tables cannot be known from its text (SQL built at run time, a table name
+ * computed by an expression, a whole schema read): policy table matchers that restrict treat it as
+ * touching every table.
+ */
+export const TABLES_UNKNOWN = 'tables-unknown';
+
 export type Classification =
   | { unparseable?: undefined; statements: StatementClass[] }
   | { unparseable: true; reason: string };

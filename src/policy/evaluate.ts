@@ -1,6 +1,6 @@
 // Pure policy evaluation: which rule decides a classified SQL string for a requester on a resource, and why.
-import type { Classification, StatementClass } from '../classify/types.js';
-import type { Decision, DecisionAction, Policy, Requester, Rule, RuleAction, RuleMatch } from './types.js';
+import { TABLES_UNKNOWN, type Classification, type StatementClass } from '../classify/types.js';
+import type { ApprovalSpec, Decision, DecisionAction, Policy, Requester, Rule, RuleAction, RuleMatch } from './types.js';
 import { commandMatches } from './commands.js';
 import { compileGlob } from './glob.js';
 
@@ -40,9 +40,13 @@ export interface Explanation {
  * 1. Unparseable SQL gets defaults.on_unparseable; an empty statement list is allowed.
  * 2. Per statement, a rule takes part if it is bound to the resource (or names none), the requester is
  *    in one of its requester groups (or it names none), and every matcher it gives matches.
- * 3. Among the rules that take part, deny beats require_approval beats allow; among equally strict
- *    rules the first in the file decides. No rule taking part: defaults.action.
- * 4. Across statements the strictest statement decides; among equally strict, the first.
+ * 3. Among the rules that take part, deny beats require_approval beats allow; of two holds, the one
+ *    asking more of approvers (more people, then one from every group) decides, so rule order cannot
+ *    weaken an approval; among equally strict rules the first in the file decides. No rule taking
+ *    part: defaults.action.
+ * 4. Across statements the strictest statement decides (the same order); among equally strict, the first.
+ * A `tables` matcher of a deny or require_approval rule also matches a statement whose tables cannot be
+ * known (SQL text built at run time, a table name computed by an expression): fail closed.
  */
 export function evaluate(policy: Policy, input: EvaluationInput, classification: Classification): Decision {
   if (classification.unparseable) return unparseableDecision(policy, classification.reason);
@@ -53,7 +57,7 @@ export function evaluate(policy: Policy, input: EvaluationInput, classification:
   const regexResults = new Map<RuleMatch, boolean>();
   const caseInsensitive = policy.resources.get(input.resource)?.protocol === 'mysql';
   const applicable = policy.rules.filter((rule) => takesPart(rule, input));
-  const defaultStrictness = STRICTNESS[policy.defaults.action];
+  const defaultStrictness = strictnessOf(policy.defaults.action, policy.defaults.approval);
   let bestIndex = -1;
   let bestRule: Rule | undefined;
   let bestStrictness = -1;
@@ -61,16 +65,16 @@ export function evaluate(policy: Policy, input: EvaluationInput, classification:
     const stmt = statements[index]!;
     let decider: Rule | undefined;
     for (const rule of applicable) {
-      if (!matches(rule.match, stmt, input.sql, caseInsensitive, regexResults)) continue;
-      if (!decider || STRICTNESS[rule.action] > STRICTNESS[decider.action]) decider = rule;
+      if (!matches(rule, stmt, input.sql, caseInsensitive, regexResults)) continue;
+      if (!decider || ruleStrictness(rule) > ruleStrictness(decider)) decider = rule;
       if (decider.action === 'deny') break;
     }
-    const strictness = decider ? STRICTNESS[decider.action] : defaultStrictness;
+    const strictness = decider ? ruleStrictness(decider) : defaultStrictness;
     if (strictness > bestStrictness) {
       bestStrictness = strictness;
       bestIndex = index;
       bestRule = decider;
-      if (strictness === STRICTNESS.deny) break;
+      if (decider?.action === 'deny' || (!decider && policy.defaults.action === 'deny')) break;
     }
   }
   return statementDecision(policy, input, statements[bestIndex]!, bestIndex, statements.length > 1, bestRule);
@@ -81,12 +85,10 @@ function takesPart(rule: Rule, input: EvaluationInput): boolean {
   return !rule.requesters || rule.requesters.some((g) => input.requester.groups.includes(g));
 }
 
-function matches(m: RuleMatch, stmt: StatementClass, sql: string, caseInsensitive: boolean, regexResults: Map<RuleMatch, boolean>): boolean {
+function matches(rule: Rule, stmt: StatementClass, sql: string, caseInsensitive: boolean, regexResults: Map<RuleMatch, boolean>): boolean {
+  const m = rule.match;
   if (m.commands && !m.commands.some((c) => commandMatches(c, stmt))) return false;
-  if (m.tables) {
-    const globs = compiledGlobs(m, caseInsensitive);
-    if (!stmt.tables.some((table) => globs.some((g) => g.test(table)))) return false;
-  }
+  if (m.tables && !tablesMatch(rule, stmt, caseInsensitive)) return false;
   if (m.writes !== undefined && stmt.writes !== m.writes) return false;
   if (m.regex !== undefined) {
     let hit = regexResults.get(m);
@@ -105,7 +107,7 @@ export function explain(policy: Policy, input: EvaluationInput, classification: 
     const rules = policy.rules.map((rule) => ruleTrace(policy, rule, input, stmt));
     let decider: Rule | undefined;
     for (const t of rules) {
-      if (t.outcome === 'matched' && (!decider || STRICTNESS[t.rule.action] > STRICTNESS[decider.action])) decider = t.rule;
+      if (t.outcome === 'matched' && (!decider || ruleStrictness(t.rule) > ruleStrictness(decider))) decider = t.rule;
     }
     return { index, statement: stmt, decision: statementDecision(policy, input, stmt, index, many, decider), rules };
   });
@@ -113,6 +115,23 @@ export function explain(policy: Policy, input: EvaluationInput, classification: 
 }
 
 const STRICTNESS: Readonly<Record<RuleAction, number>> = { allow: 0, require_approval: 1, deny: 2 };
+
+/** Action first; between two holds, more distinct approvers, then one-from-every-group, ask more. */
+function strictnessOf(action: RuleAction, approval: ApprovalSpec | undefined): number {
+  const demand = action === 'require_approval' && approval ? Math.min(approval.min_approvals, 10_000) * 2 + (approval.all_groups_must_approve ? 1 : 0) : 0;
+  return STRICTNESS[action] * 100_000 + demand;
+}
+
+function ruleStrictness(rule: Rule): number {
+  return strictnessOf(rule.action, rule.approval);
+}
+
+/** A statement whose tables cannot be known might touch any: it matches every table glob of a rule that restricts. */
+function tablesMatch(rule: Rule, stmt: StatementClass, caseInsensitive: boolean): boolean {
+  if (rule.action !== 'allow' && stmt.tags?.includes(TABLES_UNKNOWN)) return true;
+  const globs = compiledGlobs(rule.match, caseInsensitive);
+  return stmt.tables.some((table) => globs.some((g) => g.test(table)));
+}
 const STRICTNESS_OF_DECISION: Readonly<Record<DecisionAction, number>> = { allow: 0, hold: 1, deny: 2 };
 const TO_DECISION: Readonly<Record<RuleAction, DecisionAction>> = { allow: 'allow', require_approval: 'hold', deny: 'deny' };
 
@@ -168,7 +187,8 @@ function describeStatement(stmt: StatementClass, resource: string): string {
   const kind = stmt.subkind ?? stmt.kind;
   const nested = stmt.nested_kinds?.length ? ` (running ${stmt.nested_kinds.join(', ')})` : '';
   const tables = stmt.tables.length ? ` of ${stmt.tables.join(', ')}` : '';
-  return `${kind}${nested}${tables} on ${resource}`;
+  const unknown = stmt.tags?.includes(TABLES_UNKNOWN) ? ' (tables it reads cannot be known in advance)' : '';
+  return `${kind}${nested}${tables}${unknown} on ${resource}`;
 }
 
 function ruleTrace(policy: Policy, rule: Rule, input: EvaluationInput, stmt: StatementClass): RuleTrace {
@@ -179,20 +199,20 @@ function ruleTrace(policy: Policy, rule: Rule, input: EvaluationInput, stmt: Sta
     return { rule, outcome: 'not-requester', detail: `applies to groups ${rule.requesters.join(', ')}; ${input.requester.email} is in ${input.requester.groups.join(', ') || 'no group'}` };
   }
   const caseInsensitive = policy.resources.get(input.resource)?.protocol === 'mysql';
-  const miss = firstMismatch(rule.match, stmt, input.sql, caseInsensitive);
+  const miss = firstMismatch(rule, stmt, input.sql, caseInsensitive);
   if (miss) return { rule, outcome: 'no-match', detail: miss };
   return { rule, outcome: 'matched', detail: `matches (${describeMatch(rule.match)})` };
 }
 
 /** undefined when every matcher the rule gives matches; otherwise why not. */
-function firstMismatch(m: RuleMatch, stmt: StatementClass, sql: string, caseInsensitive: boolean): string | undefined {
+function firstMismatch(rule: Rule, stmt: StatementClass, sql: string, caseInsensitive: boolean): string | undefined {
+  const m = rule.match;
   if (m.commands && !m.commands.some((c) => commandMatches(c, stmt))) {
     const kinds = [stmt.subkind ?? stmt.kind, ...(stmt.nested_kinds ?? [])].join(', ');
     return `commands [${m.commands.join(', ')}] do not match ${kinds}${stmt.writes ? ' (writes)' : ''}`;
   }
   if (m.tables) {
-    const globs = compiledGlobs(m, caseInsensitive);
-    if (!stmt.tables.some((table) => globs.some((g) => g.test(table)))) {
+    if (!tablesMatch(rule, stmt, caseInsensitive)) {
       return `tables [${m.tables.join(', ')}] match none of ${stmt.tables.length ? stmt.tables.join(', ') : 'the (no) tables touched'}`;
     }
   }

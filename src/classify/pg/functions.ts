@@ -11,6 +11,8 @@ export type FunctionEffect =
   | { kind: 'runs-local-sql'; sqlArg: number }
   /** table_to_xml & co: argument 0 names a table. */
   | { kind: 'reads-named-table' }
+  /** schema_to_xml & co: reads every table of a schema or database, none named in the SQL. */
+  | { kind: 'reads-unnamed-tables' }
   /** dblink & co: runs SQL text elsewhere; always a write, the text gives nested kinds. */
   | { kind: 'runs-remote-sql'; sqlArg: (argCount: number) => number }
   | { kind: 'set-config' };
@@ -79,8 +81,14 @@ const TAGGED_READS = new Map<string, string>([
 
 const LOCAL_SQL_ARG = new Map<string, number>([
   ['query_to_xml', 0], ['query_to_xmlschema', 0], ['query_to_xml_and_xmlschema', 0],
+  // ts_stat(sqlquery [, weights]) runs its first argument.
+  ['ts_stat', 0],
 ]);
 const NAMED_TABLE = new Set(['table_to_xml', 'table_to_xmlschema', 'table_to_xml_and_xmlschema']);
+const UNNAMED_TABLES = new Set([
+  'schema_to_xml', 'schema_to_xmlschema', 'schema_to_xml_and_xmlschema',
+  'database_to_xml', 'database_to_xmlschema', 'database_to_xml_and_xmlschema',
+]);
 
 // dblink(sql) and dblink(conn, sql[, fail]); dblink_open(cursor, sql) and dblink_open(conn, cursor, sql[, fail]).
 const REMOTE_SQL = new Map<string, (argCount: number) => number>([
@@ -106,6 +114,7 @@ export function functionEffect(nameParts: readonly string[]): FunctionEffect {
   const sqlArg = LOCAL_SQL_ARG.get(name);
   if (sqlArg !== undefined) return { kind: 'runs-local-sql', sqlArg };
   if (NAMED_TABLE.has(name)) return { kind: 'reads-named-table' };
+  if (UNNAMED_TABLES.has(name)) return { kind: 'reads-unnamed-tables' };
   if (name === 'set_config') return { kind: 'set-config' };
   return { kind: 'write' };
 }

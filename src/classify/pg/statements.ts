@@ -1,6 +1,6 @@
 // Classifies one top-level PostgreSQL statement node, including statements that run other statements.
 
-import type { StatementClass } from '../types.js';
+import { TABLES_UNKNOWN, type StatementClass } from '../types.js';
 import { classifyEmbedded } from './embedded.js';
 import { Facts, type Session } from './facts.js';
 import { kindOf } from './kinds.js';
@@ -175,12 +175,12 @@ function walkDo(body: Json, ctx: WalkContext): void {
 function classifyPlpgsql(source: string, session: Session): StatementClass[] {
   const out: StatementClass[] = [];
   const pieces = plpgsqlStatements(source, session.backslashStrings);
-  if (pieces.opaque) out.push({ kind: 'SELECT', writes: true, tables: [], tags: ['dynamic-sql'] });
+  if (pieces.opaque) out.push({ kind: 'SELECT', writes: true, tables: [], tags: ['dynamic-sql', TABLES_UNKNOWN] });
   for (const piece of pieces.statements) {
     const inner = classifyEmbedded(piece.sql, session, { plpgsql: !piece.dynamic });
     if (inner) out.push(...inner);
     // Unreadable piece: keep its kind only when the leading word is a real command word.
-    else out.push({ kind: KNOWN_KINDS.has(piece.leadingKind) ? piece.leadingKind : 'SELECT', writes: true, tables: [], tags: ['dynamic-sql'] });
+    else out.push({ kind: KNOWN_KINDS.has(piece.leadingKind) ? piece.leadingKind : 'SELECT', writes: true, tables: [], tags: ['dynamic-sql', TABLES_UNKNOWN] });
   }
   return out;
 }

@@ -1,5 +1,6 @@
 // Walks a whole libpg-query tree: tables read or written, DML hidden in CTEs, and what called functions do.
 
+import { TABLES_UNKNOWN } from '../types.js';
 import { classifyEmbedded } from './embedded.js';
 import type { Facts, Session } from './facts.js';
 import { functionEffect } from './functions.js';
@@ -171,6 +172,8 @@ function walkFuncCall(fc: Json, ctx: WalkContext): void {
       break;
     case 'tagged-read':
       facts.tags.add(effect.tag);
+      // A server file can be a table's data file (pg_relation_filepath names it): any table may be read.
+      if (effect.tag === 'server-file-read') facts.tags.add(TABLES_UNKNOWN);
       break;
     case 'sequence': {
       if (effect.writes) facts.writes = true;
@@ -192,9 +195,13 @@ function walkFuncCall(fc: Json, ctx: WalkContext): void {
         for (const name of relationNames(schema, relname, session.searchPath)) facts.tables.add(name);
       } else {
         facts.writes = true;
+        facts.tags.add(TABLES_UNKNOWN);
       }
       break;
     }
+    case 'reads-unnamed-tables':
+      facts.tags.add(TABLES_UNKNOWN);
+      break;
     case 'runs-local-sql':
       absorbEmbedded(stringConstant(args[effect.sqlArg], session), ctx, true);
       break;
@@ -223,6 +230,7 @@ function absorbEmbedded(sql: string | undefined, ctx: WalkContext, local: boolea
   if (inner === undefined) {
     ctx.facts.writes = true;
     ctx.facts.tags.add('dynamic-sql');
+    ctx.facts.tags.add(TABLES_UNKNOWN);
     return;
   }
   for (const stmt of inner) {

@@ -35,6 +35,21 @@ t.test('function calls', async (t) => {
   t.match(statements('SELECT 1 OPERATOR(evil.===) 2')[0], { writes: true });
 });
 
+// Regression (fresh-user report): these read tables a deny rule names without naming them in the SQL.
+t.test('functions that read tables their SQL does not name are tagged tables-unknown', async (t) => {
+  const unknown = (sql: string) => statements(sql)[0]!.tags ?? [];
+  t.same(statements("SELECT ts_stat('select body from fu_secrets')")[0]!.tables, ['fu_secrets'], 'ts_stat runs its SQL text: constant text is read');
+  t.ok(unknown("SELECT * FROM ts_stat('select body from ' || 'fu_secrets')").includes('tables-unknown'));
+  t.ok(unknown("SELECT table_to_xml('fu_' || 'secrets', true, false, '')").includes('tables-unknown'));
+  t.ok(unknown("SELECT schema_to_xml('public', true, false, '')").includes('tables-unknown'));
+  t.ok(unknown("SELECT database_to_xml(true, false, '')").includes('tables-unknown'));
+  t.ok(unknown("SELECT query_to_xml(current_setting('x.q'), true, false, '')").includes('tables-unknown'));
+  t.ok(unknown("SELECT pg_read_binary_file(pg_relation_filepath('fu_secrets'))").includes('tables-unknown'));
+  t.ok(unknown("DO $$BEGIN EXECUTE current_setting('x.q'); END$$").includes('tables-unknown'));
+  t.notOk(unknown("SELECT table_to_xml('fu_secrets', true, false, '')").includes('tables-unknown'), 'a constant name is known');
+  t.notOk(unknown('SELECT lower(name) FROM t').includes('tables-unknown'));
+});
+
 t.test('session effects inside one string', async (t) => {
   t.same(statements('SET search_path TO a, "B"; SELECT * FROM t, s.u')[1]!.tables, ['a.t', 'B.t', 's.u']);
   t.same(statements('SET search_path TO a; RESET search_path; SELECT * FROM t')[2]!.tables, ['t']);
