@@ -6,7 +6,7 @@ import { AdminServer } from './admin/server.js';
 import { ApprovalBroker } from './approval/broker.js';
 import { registerApprovalApi } from './approval/api.js';
 import { MemoryApprovalStore } from './approval/memory-store.js';
-import { RedisApprovalStore } from './approval/redis-store.js';
+import { RedisApprovalStore, redactUrl } from './approval/redis-store.js';
 import type { ApprovalStore } from './approval/types.js';
 import { AuditWriter } from './audit/writer.js';
 import { createClassifier, initClassifiers, classifierCacheStats } from './classify/index.js';
@@ -127,7 +127,7 @@ export class Daemon {
       });
       this.store = redis;
       await waitForStore(redis, 5000).catch((err) => {
-        throw new AirlockError('AIRLOCK_ERR_STORE_UNAVAILABLE', `Redis at ${config.state.redis} is unreachable: ${(err as Error).message}. Fix: start Redis or correct state.redis`);
+        throw new AirlockError('AIRLOCK_ERR_STORE_UNAVAILABLE', `Redis at ${redactUrl(config.state.redis ?? '')} is unreachable: ${(err as Error).message}. Fix: start Redis or correct state.redis`);
       });
     } else {
       this.store = new MemoryApprovalStore();

@@ -138,7 +138,13 @@ export class RedisApprovalStore implements ApprovalStore {
   }
 
   async finish(id: string, state: 'expired' | 'cancelled' | 'abandoned', reason: string): Promise<TransitionOutcome> {
-    const reply = await this.script('airlockDecide', id, state, '', '', String(Date.now()), reason);
+    const from = state === 'cancelled' ? ['pending', 'approved'] : ['pending'];
+    const reply = await this.script('airlockFinish', id, state, String(Date.now()), reason, ...from);
+    return this.outcome(id, reply, true);
+  }
+
+  async withdraw(id: string, reason: string): Promise<TransitionOutcome> {
+    const reply = await this.script('airlockFinish', id, 'cancelled', String(Date.now()), reason, 'approved', 'executed');
     return this.outcome(id, reply, true);
   }
 
@@ -302,7 +308,7 @@ function decode(reply: ScriptReply): ApprovalRequest {
   return request;
 }
 
-/** Never log a Redis password. */
+/** Never log a Redis password: the whole userinfo goes (greedy, so a password with an unescaped @ goes too). */
 export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^@/]*)@/, '//***@');
+  return url.replace(/\/\/[^/]*@/, '//***@').replace(/([?&](?:sentinel)?password=)[^&]*/gi, '$1***');
 }

@@ -76,6 +76,16 @@ t.test('Redis unreachable', async (t) => {
   t.match(r.stderr, /Fix: start Redis or correct state\.redis/);
 });
 
+// Regression (fresh-user report): the start-up error printed the Redis password.
+t.test('Redis unreachable with a password in the URL: the password is not printed', async (t) => {
+  const { port } = await freePort(false);
+  const files = writeConfig({ config: { state: { redis: `redis://default:s3cr3t-pw@127.0.0.1:${port}/0` } } });
+  const r = await startExpectingFailure(files.configFile);
+  t.equal(r.code, 1);
+  t.match(r.stderr, `airlock: cannot start: Redis at redis://***@127.0.0.1:${port}/0 is unreachable`);
+  t.notMatch(r.stderr + r.stdout, /s3cr3t-pw/);
+});
+
 t.test('missing users file', async (t) => {
   const files = writeConfig();
   fs.rmSync(path.join(files.dir, 'users.yaml'));

@@ -84,3 +84,11 @@ t.test('URL forms', async (t) => {
   t.ok(cluster instanceof Cluster, 'a Cluster client');
   cluster.disconnect();
 });
+
+t.test('redactUrl removes every password form', async (t) => {
+  const { redactUrl } = await import('../../../src/approval/redis-store.js');
+  t.equal(redactUrl('redis://default:pw@127.0.0.1:6379/0'), 'redis://***@127.0.0.1:6379/0');
+  t.equal(redactUrl('redis://:p@ss@h:1/0'), 'redis://***@h:1/0', 'an unescaped @ in the password');
+  t.equal(redactUrl('redis+sentinel://u:pw@a:1,b:2/mymaster/0?sentinelPassword=x&db=1'), 'redis+sentinel://***@a:1,b:2/mymaster/0?sentinelPassword=***&db=1');
+  t.equal(redactUrl('redis://127.0.0.1:6379/0'), 'redis://127.0.0.1:6379/0', 'nothing to hide');
+});
