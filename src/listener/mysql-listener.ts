@@ -188,7 +188,7 @@ export class MysqlListener extends SessionListener<MysqlRelay, LiveSession> {
     } catch (err) {
       this.deps.metrics?.upstreamConnectFailed('mysql', resource.name);
       hs.log.warn({ resource: resource.name, err: (err as Error).message }, 'upstream connection failed');
-      throw new ClientError({ sqlstate: '08S01', mysqlErrno: 2013, message: `airlock could not connect to resource "${resource.name}"`, fatal: true });
+      throw new ClientError({ sqlstate: '08S01', mysqlErrno: Errno.UpstreamUnavailable, message: `airlock could not connect to resource "${resource.name}"`, fatal: true });
     }
   }
 

@@ -67,7 +67,7 @@ export interface Airlock {
 }
 
 /** `rules` is the YAML list under `rules:`; the resource is `shop` (MariaDB, database test). */
-export async function startAirlock(rules: string, extra: { maxMessageBytes?: string; logLevel?: string; tls?: boolean } = {}): Promise<Airlock> {
+export async function startAirlock(rules: string, extra: { maxMessageBytes?: string; logLevel?: string; tls?: boolean; resources?: string } = {}): Promise<Airlock> {
   await requireMariadb();
   const dir = mkdtempSync(join(tmpdir(), 'airlock-mysql-'));
   const usersFile = join(dir, 'users.yaml');
@@ -79,6 +79,7 @@ export async function startAirlock(rules: string, extra: { maxMessageBytes?: str
     `version: 1
 resources:
   shop: {protocol: mysql, host: 127.0.0.1, port: 3306, database: test, user: root, allowed_schemas: [test, information_schema]}
+${extra.resources ?? ''}
 defaults:
   action: allow
   on_unparseable: require_approval

@@ -2,10 +2,10 @@
 
 import net from 'node:net';
 import t from 'tap';
-import { requireMariadb, startAirlock } from '../helpers/mysql-airlock.js';
+import { mysqlCli, requireMariadb, startAirlock } from '../helpers/mysql-airlock.js';
 
 await requireMariadb();
-const a = await startAirlock('');
+const a = await startAirlock('', { resources: '  broken: {protocol: mysql, host: 127.0.0.1, port: 3306, database: test, user: airlock_no_such_user}' });
 t.teardown(() => a.stop());
 
 t.test('a 60 MB handshake response is refused before a byte of it is buffered (regression: unauthenticated sockets grew RSS to 1.7 GB)', async (t) => {
@@ -35,4 +35,15 @@ t.test('after authentication the configured limit applies', async (t) => {
   const [echo] = await c.query('SELECT LENGTH(?) AS n', [big]);
   t.same(echo, [{ n: big.length }], 'a 1 MB query passes once logged in');
   await c.end();
+});
+
+// Regression (fresh-user report): the refusal carried client errno 2013, which the mysql CLI reports as
+// "ERROR 2027 (HY000): Received malformed packet" instead of showing airlock's message.
+t.test('an upstream login failure reaches the mysql CLI as a readable server error', async (t) => {
+  const r = await mysqlCli(a, ['-D', 'broken', '-e', 'SELECT 1']);
+  t.equal(r.code, 1);
+  t.match(r.stderr, 'ERROR 1429 (HY000): airlock could not connect to resource "broken"');
+  t.notMatch(r.stderr, /malformed/);
+  const err = await a.connect({ database: 'broken' }).then(() => undefined, (e: { errno?: number; sqlState?: string }) => e);
+  t.match(err, { errno: 1429, sqlState: 'HY000' }, 'mysql2 gets the same');
 });

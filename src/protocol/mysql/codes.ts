@@ -117,6 +117,12 @@ export const Errno = {
   UnknownStmtHandler: 1243,
   NotSupported: 1235,
   ConnectionKilled: 1927,
+  // Client libraries read an ERR with a client-range errno (2000-2999) during login as a malformed
+  // packet, so what airlock itself reports uses server numbers only.
+  /** ER_UNKNOWN_ERROR: airlock's own failures. */
+  Internal: 1105,
+  /** ER_CONNECT_TO_FOREIGN_DATA_SOURCE: the server behind airlock could not be reached or refused airlock. */
+  UpstreamUnavailable: 1429,
 } as const;
 
 /** SQLSTATE that MySQL itself pairs with an error number (ClientError carries PostgreSQL's). */
@@ -131,11 +137,13 @@ const SQLSTATE_BY_ERRNO: Record<number, string> = {
   1053: '08S01',
   1094: 'HY000',
   1095: 'HY000',
+  1105: 'HY000',
   1142: '42000',
   1153: '08S01',
   1235: '42000',
   1243: 'HY000',
   1290: 'HY000',
+  1429: 'HY000',
   1317: '70100',
   1927: '70100',
   2013: 'HY000',

@@ -73,7 +73,7 @@ export class MysqlRelay {
       (p) => this.handle(p),
       (err) => {
         this.o.log.warn({ err: (err as Error).message }, 'session failed');
-        this.writeClient(framePayload(encodeErr(2027, 'airlock: internal error; the session is closed'), 1));
+        this.writeClient(framePayload(encodeErr(Errno.Internal, 'airlock: internal error; the session is closed'), 1));
         this.close('internal error');
       },
       () => this.closed,
@@ -161,7 +161,7 @@ export class MysqlRelay {
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    this.gating.abortHold(reason);
+    this.gating.close(reason);
     this.tracker.abandonAll();
     this.o.upstream.destroy();
     this.o.client.destroy();
@@ -209,7 +209,7 @@ export class MysqlRelay {
       });
     } catch (err) {
       this.o.log.warn({ err: (err as Error).message }, err instanceof RogueInfileError ? 'upstream asked for a client file the statement did not load; session closed' : 'unreadable upstream packet');
-      this.writeClient(framePayload(encodeErr(2027, 'airlock: the server sent a reply airlock cannot relay; the session is closed'), 1));
+      this.writeClient(framePayload(encodeErr(Errno.Internal, 'airlock: the server sent a reply airlock cannot relay; the session is closed'), 1));
       this.close('upstream protocol error');
       return;
     }
