@@ -18,6 +18,9 @@ const a = await startAirlock(`  - name: held-writes
     match: {tables: ["${P}hold"], writes: true}
     action: require_approval
     approval: {approvers: [dba]}
+  - name: denied-table
+    match: {tables: ["${P}denied"]}
+    action: deny
 `);
 t.teardown(async () => {
   await a.stop();
@@ -113,5 +116,20 @@ t.test('commands airlock does not relay are refused and the session goes on', as
   t.equal(err.errno, 1047);
   c.send(cmd(Command.Query, 'SELECT 1'));
   t.equal((await c.untilEnd()).at(-1)!.payload[0], 0xfe);
+  c.close();
+});
+
+// Regression (fresh-user report): a refusal of a command sent as several 16 MiB packets came back with
+// sequence id 1 instead of one past the command's last packet, and the client dropped the connection.
+t.test('a refused 17 MiB query is answered with the sequence id after its last packet', async (t) => {
+  const c = await rawClient(a);
+  const sql = `DELETE FROM ${P}denied WHERE body = '${'x'.repeat(17 * 1024 * 1024)}'`;
+  c.send(cmd(Command.Query, sql)); // framed as packets 0 (0xFFFFFF bytes) and 1
+  const reply = await c.next();
+  t.equal(reply.payload[0], 0xff, 'an ERR');
+  t.equal(decodeErr(reply.payload).errno, 1142);
+  t.equal(reply.seq, 2, 'sequence id follows the two packets of the command');
+  c.send(cmd(Command.Query, 'SELECT 1'));
+  t.equal((await c.untilEnd()).at(-1)!.payload[0], 0xfe, 'the session goes on');
   c.close();
 });

@@ -108,9 +108,10 @@ export class RelayControl {
     this.o.audit
       .append('statement.decided', { session_id: s.sessionId, requester: s.requester.email, resource: s.resource.name, decision: 'allow', rule: null, source: 'session-control', kinds: ['KILL'], tables: [], writes: false, sql, params: [] })
       .catch((err) => this.o.log.warn({ err }, 'audit write failed for a KILL'));
+    const seq = port.replySeq;
     const error = await this.o.hooks.kill(target, port.session);
-    if (error) port.writeClient(framePayload(port.errPayload(error), 1));
-    else port.writeClient(framePayload(port.okPayload(), 1));
+    if (error) port.writeClient(framePayload(port.errPayload(error), seq));
+    else port.writeClient(framePayload(port.okPayload(), seq));
   }
 }
 

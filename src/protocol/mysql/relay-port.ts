@@ -21,6 +21,8 @@ export interface RelayPort {
   /** Judge, then run (forward) or refuse. */
   gateThen(sql: string, params: readonly (string | null)[], run: (requestId: string | undefined, verdict: Verdict) => Promise<void> | void): Promise<void> | void;
   writeClient(buf: Buffer): void;
+  /** Sequence id of airlock's own reply to the command being handled: one past its last packet. */
+  readonly replySeq: number;
   errPayload(error: ClientError): Buffer;
   okPayload(): Buffer;
   /** The next client packet, taken out of turn (an exchange inside a command). */

@@ -59,6 +59,8 @@ export class MysqlRelay {
   private readonly control: RelayControl;
   private readonly inbox: ClientInbox<MysqlPacket>;
   private closed = false;
+  /** A command of 16 MiB or more arrives as several packets: the reply follows the last one, not seq 0. */
+  private currentReplySeq = 1;
   /** The client is streaming a LOCAL INFILE file the server asked for. */
   private clientInfile = false;
   /** A command handler is reading auth packets (COM_CHANGE_USER). */
@@ -100,6 +102,9 @@ export class MysqlRelay {
       refuse: (error) => this.refuse(error),
       gateThen: (sql, params, run) => this.gating.gateThen(sql, params, run),
       writeClient: (buf) => this.writeClient(buf),
+      get replySeq() {
+        return relay.currentReplySeq;
+      },
       errPayload: (error) => this.errPayload(error),
       okPayload: () => this.okPayload(),
       nextClientPacket: () =>
@@ -153,7 +158,7 @@ export class MysqlRelay {
   /** Ends the session; a client waiting on a held statement gets the error first. */
   terminate(error: ClientError): void {
     if (this.closed) return;
-    if (this.gating.abortHold('terminated')) this.writeClient(framePayload(this.errPayload(error), 1));
+    if (this.gating.abortHold('terminated')) this.writeClient(framePayload(this.errPayload(error), this.currentReplySeq));
     this.o.client.end();
     this.close('terminated');
   }
@@ -225,6 +230,7 @@ export class MysqlRelay {
       if (p.raw.length - (p.parts - 1) * (0xffffff + 4) === 4) this.clientInfile = false;
       return;
     }
+    this.currentReplySeq = (p.lastSeq + 1) & 0xff;
     const command = p.payload[0];
     switch (command) {
       case Command.Query:
@@ -277,7 +283,8 @@ export class MysqlRelay {
   }
 
   private refuse(error: ClientError): Promise<void> {
-    return this.tracker.quiescent().then(() => this.writeClient(framePayload(this.errPayload(error), 1)));
+    const seq = this.currentReplySeq;
+    return this.tracker.quiescent().then(() => this.writeClient(framePayload(this.errPayload(error), seq)));
   }
 
   private errPayload(error: ClientError): Buffer {
