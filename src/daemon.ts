@@ -191,6 +191,8 @@ export class Daemon {
     const limits = new ConnectionLimits({
       maxConnections: config.limits.max_connections,
       maxPerUser: config.limits.max_connections_per_user,
+      maxPendingAuth: config.limits.max_pending_auth,
+      maxPendingAuthPerIp: config.limits.max_pending_auth_per_ip,
       onLimit: (limit) => metrics.limitsHit.inc({ limit }),
     });
     const listenerMetrics = {

@@ -24,6 +24,8 @@ interface RawConfig {
   limits?: {
     max_connections?: number;
     max_connections_per_user?: number;
+    max_pending_auth?: number;
+    max_pending_auth_per_ip?: number;
     auth_timeout?: string;
     idle_timeout?: string | number;
     max_message_bytes?: string | number;
@@ -118,6 +120,9 @@ function buildConfig(source: YamlSource, problems: Problems): Config {
     limits: {
       max_connections: limits.max_connections ?? 1000,
       max_connections_per_user: limits.max_connections_per_user ?? 50,
+      max_pending_auth: limits.max_pending_auth ?? 256,
+      // Unset, it follows a smaller max_pending_auth down rather than making that setting an error.
+      max_pending_auth_per_ip: limits.max_pending_auth_per_ip ?? Math.min(32, limits.max_pending_auth ?? 256),
       auth_timeout_ms: ms(limits.auth_timeout, '10s', ['limits', 'auth_timeout']),
       idle_timeout_ms: ms(limits.idle_timeout, '0', ['limits', 'idle_timeout']),
       max_message_bytes: size(limits.max_message_bytes, '64MiB', ['limits', 'max_message_bytes']),
@@ -148,6 +153,9 @@ function buildConfig(source: YamlSource, problems: Problems): Config {
   }
   if (config.limits.max_connections_per_user > config.limits.max_connections) {
     problems.at(source, ['limits', 'max_connections_per_user'], 'must not exceed limits.max_connections');
+  }
+  if (config.limits.max_pending_auth_per_ip > config.limits.max_pending_auth) {
+    problems.at(source, ['limits', 'max_pending_auth_per_ip'], 'must not exceed limits.max_pending_auth');
   }
   return config;
 }

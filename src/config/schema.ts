@@ -44,6 +44,8 @@ export const configSchema = {
       properties: {
         max_connections: positiveInt,
         max_connections_per_user: positiveInt,
+        max_pending_auth: positiveInt,
+        max_pending_auth_per_ip: positiveInt,
         auth_timeout: duration,
         idle_timeout: durationOrZero,
         max_message_bytes: bytes,

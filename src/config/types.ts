@@ -37,6 +37,10 @@ export interface Config {
   readonly limits: {
     readonly max_connections: number;
     readonly max_connections_per_user: number;
+    /** Connections not yet authenticated; these do not count toward max_connections. */
+    readonly max_pending_auth: number;
+    /** The same, per client address (IPv6 per /64). */
+    readonly max_pending_auth_per_ip: number;
     readonly auth_timeout_ms: number;
     readonly idle_timeout_ms: number;   // 0 = none
     readonly max_message_bytes: number;

@@ -1,41 +1,89 @@
-// Connection limits, global and per user, shared by both protocol listeners.
+// Connection limits shared by both protocol listeners.
+//
+// A connection is pending from accept until it authenticates, and only pending connections count
+// toward max_pending_auth (in total and per client address). Only authenticated sessions count
+// toward max_connections and max_connections_per_user: sockets that never log in must not be able
+// to lock people out of the sessions they are entitled to.
 
-export type Admission = { ok: true; release: () => void } | { ok: false; message: string };
+import { isIPv6 } from 'node:net';
+import type { ClientError } from '../errors.js';
+import type { LimitName } from '../metrics/registry.js';
+import { clientErrors } from '../session/client-errors.js';
 
-/** Every configured limit a connection can run into (the metric's `limit` label values). */
-export type LimitName = 'max_connections' | 'max_connections_per_user' | 'auth_timeout' | 'idle_timeout' | 'max_message_bytes';
+export type { LimitName };
+
+export type Admission = { ok: true; release: () => void } | { ok: false; error: ClientError };
+
+export interface LimitOptions {
+  readonly maxConnections: number;
+  readonly maxPerUser: number;
+  readonly maxPendingAuth: number;
+  readonly maxPendingAuthPerIp: number;
+  readonly onLimit?: (limit: LimitName) => void;
+}
 
 export class ConnectionLimits {
-  private total = 0;
-  private readonly perUser = new Map<string, number>();
+  private sessions = 0;
+  private readonly perUser = new Counts();
+  private pending = 0;
+  private readonly pendingPerAddress = new Counts();
+  private refusing = 0;
 
-  constructor(private readonly opts: { maxConnections: number; maxPerUser: number; onLimit?: (limit: LimitName) => void }) {}
+  constructor(private readonly opts: LimitOptions) {}
 
-  admit(): Admission {
-    if (this.total >= this.opts.maxConnections) {
-      this.opts.onLimit?.('max_connections');
-      return { ok: false, message: `sorry, too many clients already (airlock limits.max_connections = ${this.opts.maxConnections})` };
+  /** At accept, before the client has said anything. remoteAddress: socket.remoteAddress. */
+  admitPending(remoteAddress: string | undefined): Admission {
+    const key = addressKey(remoteAddress);
+    if (this.pending >= this.opts.maxPendingAuth) {
+      this.opts.onLimit?.('max_pending_auth');
+      return { ok: false, error: clientErrors.tooManyPendingAuth(this.opts.maxPendingAuth) };
     }
-    this.total++;
-    return { ok: true, release: once(() => this.total--) };
-  }
-
-  admitUser(email: string): Admission {
-    const key = email.toLowerCase();
-    const n = this.perUser.get(key) ?? 0;
-    if (n >= this.opts.maxPerUser) {
-      this.opts.onLimit?.('max_connections_per_user');
-      return { ok: false, message: `too many connections for ${email} (airlock limits.max_connections_per_user = ${this.opts.maxPerUser})` };
+    if (this.pendingPerAddress.get(key) >= this.opts.maxPendingAuthPerIp) {
+      this.opts.onLimit?.('max_pending_auth_per_ip');
+      return { ok: false, error: clientErrors.tooManyPendingAuthFrom(key, this.opts.maxPendingAuthPerIp) };
     }
-    this.perUser.set(key, n + 1);
+    this.pending++;
+    this.pendingPerAddress.add(key);
     return {
       ok: true,
       release: once(() => {
-        const left = (this.perUser.get(key) ?? 1) - 1;
-        if (left <= 0) this.perUser.delete(key);
-        else this.perUser.set(key, left);
+        this.pending--;
+        this.pendingPerAddress.remove(key);
       }),
     };
+  }
+
+  /** Once the client has authenticated as `email` (its pending slot released by the caller). */
+  admitSession(email: string): Admission {
+    if (this.sessions >= this.opts.maxConnections) {
+      this.opts.onLimit?.('max_connections');
+      return { ok: false, error: clientErrors.tooManyClients(this.opts.maxConnections) };
+    }
+    const key = email.toLowerCase();
+    if (this.perUser.get(key) >= this.opts.maxPerUser) {
+      this.opts.onLimit?.('max_connections_per_user');
+      return { ok: false, error: clientErrors.tooManyForUser(email, this.opts.maxPerUser) };
+    }
+    this.sessions++;
+    this.perUser.add(key);
+    return {
+      ok: true,
+      release: once(() => {
+        this.sessions--;
+        this.perUser.remove(key);
+      }),
+    };
+  }
+
+  /**
+   * A refused PostgreSQL client is answered only after its SSLRequest and StartupMessage, so a
+   * refused socket stays open briefly too. Those are capped at max_pending_auth as well, or a flood
+   * beyond the limit would hold sockets without bound; undefined means refuse without waiting.
+   */
+  beginRefusal(): (() => void) | undefined {
+    if (this.refusing >= this.opts.maxPendingAuth) return undefined;
+    this.refusing++;
+    return once(() => this.refusing--);
   }
 
   /** A limit enforced elsewhere (timeouts, message size) was hit: counted with the others. */
@@ -43,8 +91,50 @@ export class ConnectionLimits {
     this.opts.onLimit?.(limit);
   }
 
+  /** Authenticated sessions. */
   get open(): number {
-    return this.total;
+    return this.sessions;
+  }
+
+  get pendingAuth(): number {
+    return this.pending;
+  }
+}
+
+/**
+ * The per-address bucket: IPv4-mapped IPv6 as plain IPv4, and IPv6 by its /64, because one host
+ * is normally given a whole /64 and could otherwise open each socket from a new address.
+ */
+export function addressKey(remoteAddress: string | undefined): string {
+  if (!remoteAddress) return 'unknown';
+  const address = remoteAddress.replace(/%.*$/, '').toLowerCase();
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(address)) return address;
+  // A dotted IPv4 tail is two groups; counting it as one would misplace the groups after '::'.
+  const hex = address.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_, a, b, c, d) => `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`);
+  const [head = '', tail] = hex.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
+
+class Counts {
+  private readonly map = new Map<string, number>();
+
+  get(key: string): number {
+    return this.map.get(key) ?? 0;
+  }
+
+  add(key: string): void {
+    this.map.set(key, this.get(key) + 1);
+  }
+
+  remove(key: string): void {
+    const left = this.get(key) - 1;
+    if (left <= 0) this.map.delete(key);
+    else this.map.set(key, left);
   }
 }
 

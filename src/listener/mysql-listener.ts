@@ -81,12 +81,14 @@ export class MysqlListener extends SessionListener<MysqlRelay, LiveSession> {
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
     const sessionId = randomBytes(8).toString('hex');
     const log = this.deps.log.child({ session_id: sessionId });
-    const admission = this.deps.limits.admit();
-    if (!admission.ok) {
-      socket.end(framePayload(encodeErr(1040, admission.message), 0));
+    const pending = this.deps.limits.admitPending(socket.remoteAddress);
+    if (!pending.ok) {
+      // The server speaks first, so the refusal can take the greeting's place, as MySQL's own
+      // "Too many connections" does; clients show an ERR received instead of the greeting.
+      socket.end(framePayload(encodeErr(pending.error.mysqlErrno, pending.error.message), 0));
       return;
     }
-    socket.once('close', admission.release);
+    socket.once('close', pending.release);
     const connectionId = this.newConnectionId();
     const caps = this.offeredCapabilities();
     const serverVersion = `${this.upstreamInfo?.version ?? FALLBACK_VERSION}-airlock`;
@@ -95,8 +97,9 @@ export class MysqlListener extends SessionListener<MysqlRelay, LiveSession> {
       hs.socket.end(framePayload(encodeErr(Errno.HandshakeError, 'airlock: authentication timed out (limits.auth_timeout)'), hs.seq));
       hs.socket.destroy();
     }, this.deps.config.limits.auth_timeout_ms);
-    this.startup(hs, caps, timer).catch((err) => {
+    this.startup(hs, caps, timer, pending.release).catch((err) => {
       clearTimeout(timer);
+      pending.release();
       if (err instanceof ClientError) {
         if (!hs.socket.destroyed) hs.socket.end(framePayload(encodeErr(err.mysqlErrno, err.message, sqlstateForErrno(err.mysqlErrno)), hs.seq));
         log.info({ errno: err.mysqlErrno, client: remote }, 'connection refused');
@@ -107,13 +110,13 @@ export class MysqlListener extends SessionListener<MysqlRelay, LiveSession> {
     });
   }
 
-  private async startup(hs: Handshake, offered: number, timer: NodeJS.Timeout): Promise<void> {
+  /** releasePending: frees the pending-auth slot once the client has authenticated. */
+  private async startup(hs: Handshake, offered: number, timer: NodeJS.Timeout, releasePending: () => void): Promise<void> {
     const { response, agreed, user } = await this.auth.authenticate(hs, offered);
-    const perUser = this.deps.limits.admitUser(user.email);
-    if (!perUser.ok) {
-      throw new ClientError({ sqlstate: '08004', mysqlErrno: 1040, message: perUser.message, fatal: true });
-    }
-    hs.socket.once('close', perUser.release);
+    releasePending();
+    const admitted = this.deps.limits.admitSession(user.email);
+    if (!admitted.ok) throw admitted.error;
+    hs.socket.once('close', admitted.release);
     hs.reader.framer.setMaxPayloadBytes(this.deps.config.limits.max_message_bytes);
     clearTimeout(timer);
     let resource: ResourceSpec;

@@ -48,73 +48,89 @@ export class PgListener extends SessionListener<PgRelay, LiveSession> {
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
     const sessionId = randomBytes(8).toString('hex');
     const log = this.deps.log.child({ session_id: sessionId });
-    const admission = this.deps.limits.admit();
-    if (!admission.ok) {
-      socket.end(msg.errorResponse({ severity: 'FATAL', sqlstate: '53300', message: admission.message }));
-      return;
-    }
-    let released = false;
-    const release = () => {
-      if (!released) {
-        released = true;
-        admission.release();
+    const pending = this.deps.limits.admitPending(socket.remoteAddress);
+    let release: () => void;
+    let refusal: ClientError | undefined;
+    if (pending.ok) {
+      release = pending.release;
+    } else {
+      // libpq shows an ErrorResponse sent in reply to its SSLRequest only as "server sent an error
+      // response during SSL exchange", so a refused client is answered where PostgreSQL answers it:
+      // after the StartupMessage, with SSL and GSSENC requests handled as usual first.
+      const slot = this.deps.limits.beginRefusal();
+      if (!slot) {
+        socket.end(errorFrame(pending.error));
+        return;
       }
-    };
+      release = slot;
+      refusal = pending.error;
+    }
     socket.once('close', release);
-    this.startup(socket, sessionId, remote, log, release).catch((err) => {
+    const conn: Startup = { socket, sessionId, remote, log, release, refusal };
+    this.startup(conn).catch((err) => {
       release();
       if (err instanceof ClientError) {
         if (err.sqlstate === '54000') this.deps.limits.noteLimit('max_message_bytes');
         else if (err.sqlstate === '08P01') this.deps.metrics?.authFailed('postgres', 'protocol_error');
-        if (!socket.destroyed) socket.end(msg.errorResponse({ severity: 'FATAL', sqlstate: err.sqlstate, message: err.message, hint: err.hint }));
+        // After a TLS upgrade the error must go through TLS, not onto the raw socket beneath it.
+        if (!conn.socket.destroyed) conn.socket.end(errorFrame(err));
         log.info({ sqlstate: err.sqlstate, client: remote }, 'connection refused');
       } else {
         log.warn({ err: (err as Error).message, client: remote }, 'connection failed during startup');
-        socket.destroy();
+        conn.socket.destroy();
       }
     });
   }
 
-  private async startup(socket: net.Socket, sessionId: string, remote: string, log: ListenerLog, release: () => void): Promise<void> {
+  private async startup(conn: Startup): Promise<void> {
     const { config } = this.deps;
     const framer = new PgFramer({ typed: false, maxMessageBytes: PRE_AUTH_MAX_MESSAGE_BYTES });
     framer.setMaxMessageBytes(PRE_AUTH_MAX_MESSAGE_BYTES, 'the limit before authentication');
-    const reader = new StartupFrameReader(socket, framer);
-    let current: net.Socket = socket;
+    const reader = new StartupFrameReader(conn.socket, framer);
     let tlsActive = false;
-    const timer = setTimeout(() => {
-      this.deps.limits.noteLimit('auth_timeout');
-      this.deps.metrics?.authFailed('postgres', 'timeout');
-      current.end(msg.errorResponse({ severity: 'FATAL', sqlstate: '08006', message: 'airlock: authentication timed out (limits.auth_timeout)' }));
-      current.destroy();
-    }, config.limits.auth_timeout_ms);
+    const { refusal } = conn;
+    const timer = setTimeout(
+      () => {
+        if (refusal) {
+          conn.socket.end(errorFrame(refusal));
+        } else {
+          this.deps.limits.noteLimit('auth_timeout');
+          this.deps.metrics?.authFailed('postgres', 'timeout');
+          conn.socket.end(msg.errorResponse({ severity: 'FATAL', sqlstate: '08006', message: 'airlock: authentication timed out (limits.auth_timeout)' }));
+        }
+        conn.socket.destroy();
+      },
+      refusal ? Math.min(REFUSAL_WAIT_MS, config.limits.auth_timeout_ms) : config.limits.auth_timeout_ms,
+    );
     try {
       for (;;) {
         const packet = decodeStartup((await reader.next()).body);
         if (packet.kind === 'ssl') {
           if (!this.tlsOptions || tlsActive) {
-            current.write('N');
+            conn.socket.write('N');
             continue;
           }
           reader.detach();
-          current.write('S');
-          current = await this.upgrade(current);
+          conn.socket.write('S');
+          conn.socket = await this.upgrade(conn.socket);
           tlsActive = true;
-          reader.rebind(current);
+          reader.rebind(conn.socket);
           continue;
         }
         if (packet.kind === 'gssenc') {
-          current.write('N');
+          conn.socket.write('N');
           continue;
         }
         if (packet.kind === 'cancel') {
+          // Served even when refusing: cancelling a runaway query matters most when airlock is busy.
           reader.detach();
-          current.destroy();
-          release();
-          this.routeCancel(packet.pid, packet.secret, log);
+          conn.socket.destroy();
+          conn.release();
+          this.routeCancel(packet.pid, packet.secret, conn.log);
           return;
         }
-        return await this.authenticate(current, reader, packet.params, { sessionId, remote, log, tlsActive, release, timer });
+        if (refusal) throw refusal;
+        return await this.authenticate(conn.socket, reader, packet.params, { ...conn, tlsActive, timer });
       }
     } finally {
       clearTimeout(timer);
@@ -173,11 +189,10 @@ export class PgListener extends SessionListener<PgRelay, LiveSession> {
       metrics?.authFailed('postgres', 'unknown_resource');
       throw new ClientError({ sqlstate: '3D000', mysqlErrno: 1049, message: `database "${database}" does not exist`, hint: 'The database name is the name of a postgres resource in the airlock policy.', fatal: true });
     }
-    const perUser = this.deps.limits.admitUser(usable.email);
-    if (!perUser.ok) {
-      throw new ClientError({ sqlstate: '53300', mysqlErrno: 1040, message: perUser.message, fatal: true });
-    }
-    socket.once('close', perUser.release);
+    ctx.release();
+    const admitted = this.deps.limits.admitSession(usable.email);
+    if (!admitted.ok) throw admitted.error;
+    socket.once('close', admitted.release);
     await this.openSession(socket, reader, params, usable, resource, ctx);
   }
 
@@ -313,6 +328,25 @@ export class PgListener extends SessionListener<PgRelay, LiveSession> {
     });
   }
 }
+
+/** A connection during startup; `socket` becomes the TLS socket after an upgrade. */
+interface Startup {
+  socket: net.Socket;
+  readonly sessionId: string;
+  readonly remote: string;
+  readonly log: ListenerLog;
+  /** Frees the pending-auth (or refusal) slot; idempotent. */
+  readonly release: () => void;
+  /** Set when a pre-auth limit refused the connection: sent once the StartupMessage arrives. */
+  readonly refusal?: ClientError;
+}
+
+function errorFrame(err: ClientError): Buffer {
+  return msg.errorResponse({ severity: 'FATAL', sqlstate: err.sqlstate, message: err.message, hint: err.hint });
+}
+
+/** A client sends each startup packet within a round trip of our answer; a refused socket silent this long is not one. */
+const REFUSAL_WAIT_MS = 5000;
 
 /** Startup packets and SASL messages are a few hundred bytes; PostgreSQL caps the startup packet at 10000. */
 const PRE_AUTH_MAX_MESSAGE_BYTES = 16 * 1024;

@@ -15,7 +15,9 @@ export const APPROVAL_OUTCOMES = ['approved', 'denied', 'expired', 'cancelled', 
 export const AUTH_FAILURE_REASONS = [
   'unknown_user', 'bad_credentials', 'disabled_user', 'unknown_resource', 'unsupported_method', 'tls_required', 'timeout', 'protocol_error',
 ] as const;
-export const LIMITS = ['max_connections', 'max_connections_per_user', 'auth_timeout', 'idle_timeout', 'max_message_bytes'] as const;
+export const LIMITS = [
+  'max_connections', 'max_connections_per_user', 'max_pending_auth', 'max_pending_auth_per_ip', 'auth_timeout', 'idle_timeout', 'max_message_bytes',
+] as const;
 export const POLICY_RELOAD_RESULTS = ['success', 'failure'] as const;
 export const CACHE_RESULTS = ['hit', 'miss'] as const;
 /** The label value for a resource the policy does not name. */

@@ -10,6 +10,26 @@ export function formatDuration(ms: number): string {
 }
 
 export const clientErrors = {
+  tooManyPendingAuth: (limit: number) =>
+    new ClientError({
+      sqlstate: '53300',
+      mysqlErrno: 1040,
+      message: `too many connections waiting to authenticate (airlock limits.max_pending_auth = ${limit})`,
+      hint: 'A connection counts toward this limit until it has logged in. Try again in a moment.',
+      fatal: true,
+    }),
+  tooManyPendingAuthFrom: (address: string, limit: number) =>
+    new ClientError({
+      sqlstate: '53300',
+      mysqlErrno: 1040,
+      message: `too many connections waiting to authenticate from ${address} (airlock limits.max_pending_auth_per_ip = ${limit})`,
+      hint: 'A connection counts toward this limit until it has logged in. Try again in a moment.',
+      fatal: true,
+    }),
+  tooManyClients: (limit: number) =>
+    new ClientError({ sqlstate: '53300', mysqlErrno: 1040, message: `sorry, too many clients already (airlock limits.max_connections = ${limit})`, fatal: true }),
+  tooManyForUser: (email: string, limit: number) =>
+    new ClientError({ sqlstate: '53300', mysqlErrno: 1040, message: `too many connections for ${email} (airlock limits.max_connections_per_user = ${limit})`, fatal: true }),
   deniedByRule: (rule: string) =>
     new ClientError({
       sqlstate: '42501',

@@ -192,7 +192,12 @@ async function composeListener(config: Config, daemon: Daemon, log: Logger): Pro
     gate,
     audit,
     log,
-    limits: new ConnectionLimits({ maxConnections: config.limits.max_connections, maxPerUser: config.limits.max_connections_per_user }),
+    limits: new ConnectionLimits({
+      maxConnections: config.limits.max_connections,
+      maxPerUser: config.limits.max_connections_per_user,
+      maxPendingAuth: config.limits.max_pending_auth,
+      maxPendingAuthPerIp: config.limits.max_pending_auth_per_ip,
+    }),
     classifier,
   }, tlsMaterial);
   const address = await listener.listen('127.0.0.1', 0);

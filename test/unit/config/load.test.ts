@@ -61,6 +61,8 @@ t.test('the issue example loads with every default filled in', async (t) => {
   t.same(c.limits, {
     max_connections: 1000,
     max_connections_per_user: 50,
+    max_pending_auth: 256,
+    max_pending_auth_per_ip: 32,
     auth_timeout_ms: 10_000,
     idle_timeout_ms: 0,
     max_message_bytes: 64 * 1024 * 1024,
@@ -87,6 +89,8 @@ approvals: {max_timeout: 2h, lease: 500ms}
 limits:
   max_connections: 10
   max_connections_per_user: 2
+  max_pending_auth: 20
+  max_pending_auth_per_ip: 4
   auth_timeout: 1m30s
   idle_timeout: 15m
   max_message_bytes: 1MiB
@@ -121,6 +125,8 @@ log: {level: debug}
   t.same(c.limits, {
     max_connections: 10,
     max_connections_per_user: 2,
+    max_pending_auth: 20,
+    max_pending_auth_per_ip: 4,
     auth_timeout_ms: 90_000,
     idle_timeout_ms: 900_000,
     max_message_bytes: 1024 * 1024,
@@ -189,6 +195,19 @@ limits: {max_connections: 5, max_connections_per_user: 6}
     `${file}:5:26: approvals.max_timeout: must be greater than zero`,
     `${file}:6:56: limits.max_connections_per_user: must not exceed limits.max_connections`,
   ]);
+});
+
+t.test('max_pending_auth_per_ip follows a smaller max_pending_auth unless set, and may not exceed it', async (t) => {
+  const base = 'listen: {postgres: "127.0.0.1:0"}\npolicy: p.yaml\nusers: u.yaml\naudit: {dir: a}\n';
+  const small = loadConfig(write(t, `${base}limits: {max_pending_auth: 5}\n`), {});
+  t.equal(small.limits.max_pending_auth, 5);
+  t.equal(small.limits.max_pending_auth_per_ip, 5);
+  const big = loadConfig(write(t, `${base}limits: {max_pending_auth: 1000}\n`), {});
+  t.equal(big.limits.max_pending_auth_per_ip, 32);
+  const file = write(t, `${base}limits: {max_pending_auth: 5, max_pending_auth_per_ip: 6}\n`);
+  t.same(errorLines(() => loadConfig(file, {})), [`${file}:5:56: limits.max_pending_auth_per_ip: must not exceed limits.max_pending_auth`]);
+  const zero = write(t, `${base}limits: {max_pending_auth: 0}\n`);
+  t.same(errorLines(() => loadConfig(zero, {})), [`${zero}:5:28: limits.max_pending_auth: must be >= 1`]);
 });
 
 t.test('yaml syntax errors, duplicate keys, unreadable and empty files', async (t) => {
