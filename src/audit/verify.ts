@@ -98,8 +98,14 @@ export function verifyAuditDir(dir: string, opts: VerifyOptions = {}): VerifyRep
   const summaries: ChainSummary[] = [];
   const indexes = new Map<string, ChainIndex>();
   for (const [chainId, segments] of chains) {
-    const live = isLive(dir, chainId);
+    const marker = readLiveMarker(dir, chainId);
+    const live = marker !== undefined && processAlive(Number(marker.pid));
     const index = verifyChain(chainId, segments, live, trusted, state);
+    // Deleting the segment being written leaves the closed ones intact: only the marker still names it.
+    if (typeof marker?.segment === 'string' && !segments.some((s) => s.name === marker.segment)) {
+      state.findings.push({ chain_id: chainId, type: 'missing_segment', severity: 'error', segment: marker.segment,
+        message: `the segment the writer ${live ? 'is writing' : 'last wrote'} (named by ${chainId}.live) is missing` });
+    }
     indexes.set(chainId, index);
     const seqs = [...index.bySeq.keys()];
     summaries.push({
@@ -112,12 +118,11 @@ export function verifyAuditDir(dir: string, opts: VerifyOptions = {}): VerifyRep
   return { dir, ...state, chains: summaries, intact };
 }
 
-function isLive(dir: string, chainId: string): boolean {
+function readLiveMarker(dir: string, chainId: string): { pid?: unknown; segment?: unknown } | undefined {
   try {
-    const marker = JSON.parse(fs.readFileSync(liveMarkerPath(dir, chainId), 'utf8')) as { pid?: unknown };
-    return processAlive(Number(marker.pid));
+    return JSON.parse(fs.readFileSync(liveMarkerPath(dir, chainId), 'utf8')) as { pid?: unknown; segment?: unknown };
   } catch {
-    return false;
+    return undefined;
   }
 }
 

@@ -124,7 +124,7 @@ export class AuditWriter implements AuditSink {
       writer.#closeDescriptors();
       throw writer.#failure!;
     }
-    await fsp.writeFile(liveMarkerPath(opts.dir, writer.chainId), JSON.stringify({ pid: process.pid, segment: writer.#segment.name }) + '\n');
+    await writer.#markLive();
     writer.#startCheckpointTimer();
     return writer;
   }
@@ -250,6 +250,13 @@ export class AuditWriter implements AuditSink {
     this.#segment = { name: segmentName(this.chainId, index), index, bytes: 0, openedAt: this.#clock().getTime(), records: 0 };
     this.#switchTo(this.#segment.name, 'wx', true);
     this.#enqueueStart('segment.open', prev);
+    // verify reports the live segment missing by this name, so it must follow every rotation.
+    this.#markLive().catch((err) => this.#opts.logger?.warn({ err: (err as Error).message }, 'could not update the audit live marker'));
+  }
+
+  /** Names this process and the segment it writes, so verify can tell live from crashed, and deleted from unwritten. */
+  #markLive(): Promise<void> {
+    return fsp.writeFile(liveMarkerPath(this.#opts.dir, this.chainId), JSON.stringify({ pid: process.pid, segment: this.#segment.name }) + '\n');
   }
 
   #enqueueCheckpoint(segment: string = this.#segment.name): Promise<void> {

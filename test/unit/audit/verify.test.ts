@@ -274,6 +274,25 @@ t.test('a live chain with records after its last checkpoint verifies; unreadable
   t.throws(() => verifyAuditDir(t.testdir()), { code: 'AIRLOCK_ERR_NOT_FOUND' });
 });
 
+// Regression (fresh-user report): deleting the segment being written went unnoticed, and the .live
+// marker still named the first segment after a rotation.
+t.test('the live marker follows rotation, and a deleted live segment is reported', async (t) => {
+  const dir = t.testdir();
+  const w = await openWriter(dir, { rotateBytes: 600 });
+  for (let i = 0; i < 6; i++) await w.append('session.start', { session_id: `s${i}`, requester: 'alice@corp.com' }, { sync: true });
+  await new Promise((r) => setTimeout(r, 50)); // the marker is rewritten asynchronously after a rotation
+  const segments = segmentPaths(dir);
+  t.ok(segments.length >= 2, `rotated (${segments.length} segments)`);
+  const marker = JSON.parse(fs.readFileSync(path.join(dir, `${path.basename(segments[0]!).split('.')[0]}.live`), 'utf8')) as { segment: string };
+  t.equal(marker.segment, path.basename(segments.at(-1)!), 'the marker names the segment being written');
+  t.equal(verifyExitCode(verifyAuditDir(dir)), 0, 'intact while live');
+  fs.rmSync(segments.at(-1)!);
+  const report = verifyAuditDir(dir);
+  t.equal(verifyExitCode(report), 1);
+  t.match(report.findings.filter((f) => f.type === 'missing_segment'), [{ severity: 'error', segment: marker.segment, message: /is writing/ }]);
+  await w.close().catch(() => {});
+});
+
 t.test('checkpoints.log must be canonical lines ending in a newline, like the segments', async (t) => {
   // Found by the any-single-byte property: the log's last "\n" turned into "\r" (+3) passed, since JSON.parse forgives it.
   const root = t.testdir();
