@@ -35,12 +35,13 @@ export function analyzeDml(a: Analysis, start: number): { kind: string; writes: 
     insertInto(a, main, end);
   } else if (isWord(head, 'UPDATE')) {
     kind = 'UPDATE';
-    let j = skipWords(a, main + 1, ['LOW_PRIORITY', 'IGNORE']);
+    const list = skipWords(a, main + 1, ['LOW_PRIORITY', 'IGNORE']);
     const before = facts.tables.length;
-    j = readTableList(facts, j);
+    const j = readTableList(facts, list);
     if (facts.tables.length === before) throw new Unparseable('UPDATE without a table');
     if (!tokens.slice(j).some((t) => isWord(t, 'SET'))) throw new Unparseable('UPDATE without SET');
-    scanQuery(facts, j, end);
+    // From the list's start: joins inside (a JOIN b) or {oj a JOIN b} are found by the scan, not by readTableList.
+    scanQuery(facts, list, end);
   } else if (isWord(head, 'DELETE')) {
     kind = 'DELETE';
     deleteFrom(a, main, end);

@@ -62,21 +62,31 @@ export class QueryFacts {
   }
 }
 
-/** Index of the matching ')' for every '(' (and vice versa); throws when unbalanced. */
+/**
+ * Index of the matching close for every '(' and '{' (and vice versa); throws when unbalanced.
+ * Braces only open ODBC escapes, `{ident ...}` ({oj ...}, {d '...'}, {fn ...}): the server
+ * rejects any other brace, so refusing it here costs nothing and leaves no shape unread.
+ */
 export function matchParens(tokens: readonly Token[]): number[] {
   const out = new Array<number>(tokens.length).fill(-1);
   const stack: number[] = [];
   tokens.forEach((t, i) => {
     if (t.type !== 'op') return;
     if (t.value === '(') stack.push(i);
-    else if (t.value === ')') {
+    else if (t.value === '{') {
+      const tag = tokens[i + 1];
+      if (!tag || (tag.type !== 'word' && tag.type !== 'qident')) throw new Unparseable('"{" that opens no ODBC escape');
+      stack.push(i);
+    } else if (t.value === ')' || t.value === '}') {
       const open = stack.pop();
-      if (open === undefined) throw new Unparseable('unbalanced parentheses');
+      if (open === undefined || tokens[open]!.value !== (t.value === ')' ? '(' : '{')) {
+        throw new Unparseable('unbalanced parentheses or braces');
+      }
       out[open] = i;
       out[i] = open;
     }
   });
-  if (stack.length > 0) throw new Unparseable('unbalanced parentheses');
+  if (stack.length > 0) throw new Unparseable('unbalanced parentheses or braces');
   return out;
 }
 
@@ -127,7 +137,8 @@ export function scanQuery(facts: QueryFacts, from: number, to: number): void {
           continue;
         case 'JOIN':
         case 'STRAIGHT_JOIN':
-          readTableRef(facts, i + 1);
+          // USE INDEX FOR JOIN (i) is an index hint, not a join.
+          if (!isWord(tokens[i - 1], 'FOR')) readTableRef(facts, i + 1);
           continue;
         case 'TABLE':
           readTableRef(facts, i + 1);
@@ -233,10 +244,43 @@ function readWith(facts: QueryFacts, i: number): void {
   }
 }
 
-/** A comma-separated list of table references (FROM, UPDATE, USING). Returns the index after it. */
+/**
+ * Words that end a table list (FROM, UPDATE, USING). All reserved, so none can be a name or alias; a
+ * non-reserved word here could be a column in an ON condition and end the list too early.
+ */
+const TABLE_LIST_END = new Set([
+  'WHERE', 'GROUP', 'HAVING', 'WINDOW', 'ORDER', 'LIMIT', 'FETCH', 'UNION', 'EXCEPT', 'INTERSECT', 'INTO', 'LOCK',
+  'PROCEDURE', 'RETURNING', 'SET', 'WITH',
+]);
+
+function endsTableList(tokens: readonly Token[], i: number): boolean {
+  const t = tokens[i]!;
+  // After '.', even a reserved word is a name: ON a.order = b.order.
+  if (t.type !== 'word' || isOp(tokens[i - 1], '.')) return false;
+  // FOR SYSTEM_TIME and index hints' FOR JOIN belong to a table reference; FOR UPDATE and FOR SHARE do not.
+  if (t.up === 'FOR') return isWord(tokens[i + 1], 'UPDATE', 'SHARE');
+  if (t.up === 'ON') return isWord(tokens[i + 1], 'DUPLICATE') && isWord(tokens[i + 2], 'KEY');
+  return TABLE_LIST_END.has(t.up);
+}
+
+/**
+ * A table list (FROM, UPDATE, USING, or inside parentheses or {oj }): a reference at its start and after
+ * every comma outside parentheses, up to the clause that ends it. A comma can follow a join's ON condition,
+ * a JSON_TABLE(...) or a derived table, so the list does not end where one reference does.
+ * Joins are read by the caller's scan. Returns the index where the list ends.
+ */
 export function readTableList(facts: QueryFacts, i: number): number {
+  const { tokens, matching } = facts;
+  // Each reference's own tokens (name, alias, index hints) are skipped: an alias is never a clause word.
   let j = readTableRef(facts, i);
-  while (isOp(facts.tokens[j], ',')) j = readTableRef(facts, j + 1);
+  for (; j < tokens.length; j++) {
+    const t = tokens[j]!;
+    if (t.type === 'op') {
+      if (t.value === '(' || t.value === '{') j = matching[j]!;
+      else if (t.value === ')' || t.value === '}' || t.value === ';') break;
+      else if (t.value === ',') j = readTableRef(facts, j + 1) - 1;
+    } else if (endsTableList(tokens, j)) break;
+  }
   return j;
 }
 
@@ -248,8 +292,24 @@ export function readTableRef(facts: QueryFacts, i: number): number {
   if (isWord(tokens[j], 'LATERAL')) j++;
   if (isOp(tokens[j], '(')) {
     const close = matching[j]!;
-    if (!QUERY_START.has(tokens[j + 1]?.up ?? '') && !isOp(tokens[j + 1], '(')) readTableList(facts, j + 1);
+    // ((t)) is a table too; ((SELECT ...) d) recurses to a derived table, whose body the caller's scan reads.
+    if (!QUERY_START.has(tokens[j + 1]?.up ?? '')) readTableList(facts, j + 1);
     j = close + 1;
+  } else if (isOp(tokens[j], '{')) {
+    // ODBC {OJ table_reference}: MySQL 8 needs the word OJ, MariaDB and MySQL 5.7 take any identifier.
+    // As for a parenthesised join, the first table is read here and the joins inside by the caller's scan.
+    const close = matching[j]!;
+    if (close === j + 2) throw new Unparseable('ODBC {oj} escape without a table');
+    facts.mark(j + 1);
+    readTableList(facts, j + 2);
+    return close + 1;
+  } else if (isOp(tokens[j], '.')) {
+    // `.t` is t in the default database (MariaDB and MySQL 5.7, "for Delphi"); after '.' even a reserved word is a name.
+    const n = tokens[j + 1];
+    if (!n || (n.type !== 'word' && n.type !== 'qident') || isOp(tokens[j + 2], '.')) throw new Unparseable('table name expected after "."');
+    ref = { name: n.value };
+    facts.addTable(ref, j + 1);
+    j += 2;
   } else if (isWord(tokens[j], 'DUAL')) {
     return j + 1;
   } else if (isName(tokens[j]) && isOp(tokens[j + 1], '(')) {
