@@ -14,6 +14,7 @@ import type { UserDirectory, UserRecord } from '../identity/types.js';
 import type { Policy, Rule } from '../policy/types.js';
 import type { ApprovalBroker } from './broker.js';
 import type { RequestState } from './types.js';
+import { mayView } from './eligibility.js';
 
 export interface ApprovalApiOptions {
   /** The current policy; needed for access requests (which rule, which resource) and revocation rights. */
@@ -44,7 +45,7 @@ export function registerApprovalApi(admin: AdminServer, broker: ApprovalBroker, 
       }
     });
 
-  route('GET', '/api/v1/requests', async ({ res, url }) => {
+  route('GET', '/api/v1/requests', async ({ res, url }, actor) => {
     const states = url.searchParams.get('state')?.split(',').filter(Boolean);
     const bad = states?.find((s) => !STATES.includes(s as RequestState));
     if (bad) throw new AirlockError('AIRLOCK_ERR_BAD_REQUEST', `unknown state "${bad}" (one of ${STATES.join(', ')})`);
@@ -53,12 +54,12 @@ export function registerApprovalApi(admin: AdminServer, broker: ApprovalBroker, 
       ...(states ? { states: states as RequestState[] } : {}),
       ...(bg === null ? {} : { breakGlass: bg === '1' || bg === 'true' }),
     });
-    sendJson(res, 200, { requests });
+    sendJson(res, 200, { requests: requests.filter((r) => mayView(actor, r)) });
   });
 
-  route('GET', '/api/v1/requests/:id', async ({ res, params }) => {
+  route('GET', '/api/v1/requests/:id', async ({ res, params }, actor) => {
     const request = await broker.get(params.id!);
-    if (!request) throw new AirlockError('AIRLOCK_ERR_NOT_FOUND', `no approval request ${params.id}`);
+    if (!request || !mayView(actor, request)) throw new AirlockError('AIRLOCK_ERR_NOT_FOUND', `no approval request ${params.id}`);
     sendJson(res, 200, { request });
   });
 

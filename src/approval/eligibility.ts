@@ -49,3 +49,13 @@ export function forceGroups(actor: UserRecord, req: ApprovalRequest, reason: str
   if (reason.trim() === '') throw new AirlockError('AIRLOCK_ERR_BAD_REQUEST', 'a break-glass force needs a reason');
   return groups;
 }
+
+/**
+ * Who may read a request (its SQL and parameters can hold customer data): the requester and the people
+ * who could decide it. Everyone else is told it does not exist.
+ */
+export function mayView(actor: UserRecord, req: ApprovalRequest): boolean {
+  if (actor.disabled) return false;
+  if (sameEmail(actor.email, req.requester.email)) return true;
+  return intersect(actor.groups, [...req.approval.approvers, ...req.approval.force_approvers]).length > 0;
+}

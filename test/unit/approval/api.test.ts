@@ -113,3 +113,18 @@ t.test('JIT access: request, approve, list, revoke', async (t) => {
   t.equal((await call('DELETE', `/api/v1/access/${grant.id}`, 'frank@corp.com')).status, 200, 'the grantee may give it up');
   t.equal((await call('DELETE', `/api/v1/access/${grant.id}`, 'frank@corp.com')).status, 404);
 });
+
+// Regression (fresh-user report): any user could read every request's SQL and parameters.
+t.test('a request is visible to its requester and to those who could decide it, to nobody else', async (t) => {
+  const req = await held({ sql: 'UPDATE customers SET card = $1', params: ['4111 1111 1111 1111'] });
+  for (const who of ['alice@corp.com', 'bob@corp.com', 'dave@corp.com']) {
+    t.equal((await call('GET', `/api/v1/requests/${req.id}`, who)).status, 200, `${who} sees it`);
+    t.ok((await call('GET', '/api/v1/requests?state=pending', who)).body.requests.some((r: { id: string }) => r.id === req.id), `${who} lists it`);
+  }
+  const frank = await call('GET', `/api/v1/requests/${req.id}`, 'frank@corp.com');
+  t.equal(frank.status, 404, 'frank (sre, neither requester nor approver) is told it does not exist');
+  t.notMatch(JSON.stringify(frank.body), /4111/);
+  const list = await call('GET', '/api/v1/requests?state=pending', 'frank@corp.com');
+  t.equal(list.status, 200);
+  t.notOk(list.body.requests.some((r: { id: string }) => r.id === req.id), 'and does not list it');
+});
