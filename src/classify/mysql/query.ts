@@ -1,5 +1,6 @@
 // Reads tables, function calls and row-lock/file-write clauses out of the tokens of a query or expression.
 
+import { TABLES_UNKNOWN } from '../types.js';
 import type { Token } from './lexer.js';
 import { RESERVED, canBeAlias } from './keywords.js';
 import { SEQUENCE_FUNCTIONS, functionTag, isPureFunction } from './functions.js';
@@ -207,6 +208,8 @@ function noteCall(facts: QueryFacts, i: number): void {
   }
   const tag = functionTag(name);
   if (tag) facts.tags.add(tag);
+  // LOAD_FILE can read another table's data file.
+  if (tag === 'server-file-read') facts.tags.add(TABLES_UNKNOWN);
   if (!isPureFunction(name)) facts.unknownFunction = true;
 }
 

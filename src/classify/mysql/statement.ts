@@ -1,6 +1,6 @@
 // Classifies one lexed MySQL/MariaDB statement: kind from the leading words, then what it touches and whether it writes.
 
-import type { StatementClass } from '../types.js';
+import { TABLES_UNKNOWN, type StatementClass } from '../types.js';
 import type { Token } from './lexer.js';
 import { Analysis, formatTable, type Session } from './analysis.js';
 import { analyzeDml, startsDml } from './dml.js';
@@ -230,7 +230,8 @@ function prepare(tokens: readonly Token[], session: Session): StatementClass {
   if (text === undefined) {
     if (tokens.length !== 4 || tokens[3]!.type !== 'uservar') throw new Unparseable('PREPARE text is not a literal or variable');
     session.prepared.set(key, undefined);
-    return { kind: 'PREPARE', writes: false, tables: [] };
+    // The variable was set by an earlier query: whatever it says, table rules must see it.
+    return { kind: 'PREPARE', writes: false, tables: [], tags: [TABLES_UNKNOWN] };
   }
   const inner = session.classifyNested(text);
   session.prepared.set(key, inner);
@@ -243,7 +244,7 @@ function execute(tokens: readonly Token[], session: Session): StatementClass {
     let end = tokens.findIndex((t, i) => i > 1 && isWord(t, 'USING'));
     if (end === -1) end = tokens.length;
     const text = foldText(tokens[2], end - 3, session);
-    if (text === undefined) return { kind: 'EXECUTE', writes: true, tables: [] };
+    if (text === undefined) return { kind: 'EXECUTE', writes: true, tables: [], tags: [TABLES_UNKNOWN] };
     const inner = session.classifyNested(text);
     const a = nestedInto('EXECUTE', inner, tokens, session);
     a.writes = inner.writes;
@@ -254,7 +255,7 @@ function execute(tokens: readonly Token[], session: Session): StatementClass {
   if (tokens.length > 2 && !isWord(tokens[2], 'USING')) throw new Unparseable('EXECUTE name [USING @vars]');
   const inner = session.prepared.get(name.value.toLowerCase());
   // A statement prepared outside this string: unknown, so assume it writes.
-  if (!inner) return { kind: 'EXECUTE', writes: true, tables: [] };
+  if (!inner) return { kind: 'EXECUTE', writes: true, tables: [], tags: [TABLES_UNKNOWN] };
   const a = nestedInto('EXECUTE', inner, tokens, session);
   a.writes = inner.writes;
   return a.result();
@@ -317,7 +318,11 @@ function load(tokens: readonly Token[], session: Session): StatementClass {
   const n = into === -1 ? undefined : readName(tokens, into + 1);
   if (!n) throw new Unparseable('LOAD needs INTO TABLE name');
   a.facts.addTable(n.ref, into + 1);
-  if (!tokens.some((t) => isWord(t, 'LOCAL'))) a.facts.tags.add('server-file-read');
+  if (!tokens.some((t) => isWord(t, 'LOCAL'))) {
+    a.facts.tags.add('server-file-read');
+    // A server file can be another table's data file.
+    a.facts.tags.add(TABLES_UNKNOWN);
+  }
   scanQuery(a.facts, n.next, tokens.length);
   return a.result();
 }
