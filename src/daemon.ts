@@ -28,6 +28,7 @@ import { StatementGate } from './session/gate.js';
 import { clientErrors } from './session/client-errors.js';
 import { startSlack, type SlackHandle } from './approval/slack/index.js';
 import { MysqlListener } from './listener/mysql-listener.js';
+import { credentialStamp } from './identity/verifiers.js';
 
 export interface DaemonAddresses {
   postgres?: { host: string; port: number };
@@ -295,18 +296,20 @@ export class Daemon {
 
   /**
    * A person removed, disabled or moved to other groups loses the sessions opened as they were:
-   * policy decisions use the groups a session logged in with.
+   * policy decisions use the groups a session logged in with. A rotated token ends the sessions opened
+   * with the old one, since rotation is what people do when a token has leaked.
    */
   private endSessionsOfChangedUsers(): void {
-    const relays: { requester: { email: string; groups: readonly string[] }; terminate(e: ClientError): void }[] = [
+    const relays: { requester: { email: string; groups: readonly string[] }; credential: string | undefined; terminate(e: ClientError): void }[] = [
       ...(this.pg?.allSessions() ?? []),
-      ...(this.mysql?.allSessions() ?? []).map((r) => ({ requester: r.requesterIdentity, terminate: (e: ClientError) => r.terminate(e) })),
+      ...(this.mysql?.allSessions() ?? []).map((r) => ({ requester: r.requesterIdentity, credential: r.credential, terminate: (e: ClientError) => r.terminate(e) })),
     ];
     for (const relay of relays) {
       const now = this.users.get(relay.requester.email);
-      const same = now && !now.disabled && now.groups.length === relay.requester.groups.length && now.groups.every((g) => relay.requester.groups.includes(g));
+      const same = now && !now.disabled && now.groups.length === relay.requester.groups.length && now.groups.every((g) => relay.requester.groups.includes(g))
+        && (relay.credential === undefined || relay.credential === credentialStamp(now));
       if (same) continue;
-      this.opts.log.info({ requester: relay.requester.email }, 'ending a session: its user was removed, disabled or regrouped');
+      this.opts.log.info({ requester: relay.requester.email }, 'ending a session: its user was removed, disabled, regrouped or given a new token');
       relay.terminate(clientErrors.accessChanged());
     }
   }

@@ -77,3 +77,11 @@ export function verifyCachingSha2Plain(record: UserRecord, password: string | Bu
   if (bytes.length === 0) return false;
   return safeEqual(sha256(sha256(bytes)), Buffer.from(record.caching_sha2, 'hex'));
 }
+
+/**
+ * Changes whenever the token does: a session keeps the stamp it logged in with, and a reload that finds
+ * another one (users rotate) ends it. Verifiers only, so the stamp is no secret.
+ */
+export function credentialStamp(user: UserRecord): string {
+  return sha256(Buffer.from(`${user.scram.stored_key}\n${user.mysql_native}\n${user.caching_sha2}`, 'utf8')).toString('hex');
+}

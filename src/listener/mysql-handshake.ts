@@ -14,6 +14,7 @@ import type { MysqlRelayHooks } from '../protocol/mysql/relay.js';
 import { PacketSocketReader } from '../protocol/mysql/socket-reader.js';
 import type { SessionIdentity } from '../session/gate.js';
 import type { ListenerLog, ListenerMetrics } from './session-listener.js';
+import { credentialStamp } from '../identity/verifiers.js';
 
 /** One client connection before its session starts. */
 export interface Handshake {
@@ -111,7 +112,7 @@ export class MysqlClientAuth {
     if (request.database && request.database !== resource.name && !(resource.allowed_schemas ?? [resource.database]).includes(request.database)) {
       return { ok: false, error: new ClientError({ sqlstate: '42000', mysqlErrno: Errno.DbAccessDenied, message: `airlock: COM_CHANGE_USER cannot move this connection from resource "${resource.name}" to "${request.database}"; connect again instead` }) };
     }
-    return { ok: true, session: { ...session, requester: { email: result.user.email, groups: result.user.groups } } };
+    return { ok: true, session: { ...session, requester: { email: result.user.email, groups: result.user.groups }, credential: credentialStamp(result.user) } };
   }
 
   private async check(channel: AuthChannel, scramble: Buffer, name: string, plugin: string | undefined, response: Buffer): Promise<{ user: UserRecord | undefined; result: AuthResult }> {

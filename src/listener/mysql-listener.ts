@@ -23,6 +23,7 @@ import { connectUpstreamMysql, probeMysqlServer, type MysqlUpstream } from '../u
 import { MysqlClientAuth, beginHandshake, type Handshake } from './mysql-handshake.js';
 import { killSession, type LiveSession } from './mysql-kill.js';
 import { SessionListener, type ListenerDeps, type ListenerLog } from './session-listener.js';
+import { credentialStamp } from '../identity/verifiers.js';
 
 export type MysqlListenerLog = ListenerLog;
 
@@ -203,6 +204,7 @@ export class MysqlListener extends SessionListener<MysqlRelay, LiveSession> {
       resource,
       protocol: 'mysql',
       clientAddr: hs.remote,
+      credential: credentialStamp(user),
     };
     const startedAt = Date.now();
     audit

@@ -15,6 +15,7 @@ import { authFailedError, ScramServerExchange, tlsServerEndPoint } from '../prot
 import { connectUpstreamPg, sendCancelRequest } from '../upstream/pg-connect.js';
 import { StartupFrameReader } from './frame-reader.js';
 import { SessionListener, type ListenerDeps, type ListenerLog } from './session-listener.js';
+import { credentialStamp } from '../identity/verifiers.js';
 
 export type PgListenerDeps = ListenerDeps<'postgres', ConstructorParameters<typeof PgRelay>[0]['observer']>;
 
@@ -257,6 +258,7 @@ export class PgListener extends SessionListener<PgRelay, LiveSession> {
       resource,
       protocol: 'postgres' as const,
       clientAddr: ctx.remote,
+      credential: credentialStamp(user),
     };
     const startedAt = Date.now();
     audit

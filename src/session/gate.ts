@@ -17,6 +17,8 @@ export interface SessionIdentity {
   readonly resource: ResourceSpec;
   readonly protocol: Dialect;
   readonly clientAddr: string;
+  /** Stamp of the token the session logged in with (credentialStamp): a rotation ends the session. */
+  readonly credential?: string;
 }
 
 export interface Verdict {

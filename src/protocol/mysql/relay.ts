@@ -53,6 +53,10 @@ export class MysqlRelay {
   get requesterIdentity(): SessionIdentity['requester'] {
     return this.session.requester;
   }
+
+  get credential(): string | undefined {
+    return this.session.credential;
+  }
   private readonly tracker: ResponseTracker;
   private readonly gating: RelayGating;
   private readonly statements: RelayStatements;

@@ -89,6 +89,11 @@ export class PgRelay {
     return this.o.session.requester;
   }
 
+  /** The token stamp the session logged in with (a rotation ends the session). */
+  get credential(): string | undefined {
+    return this.o.session.credential;
+  }
+
   /** A statement is running upstream (shutdown lets it finish within the grace period). */
   get busy(): boolean {
     return !this.tracker.idle;
