@@ -103,6 +103,7 @@ export class Daemon {
         rotateBytes: config.audit.rotate_bytes,
         rotateAgeMs: config.audit.rotate_age_ms,
         sqlMode: config.audit.sql,
+        sqlMaxBytes: config.audit.sql_max_bytes,
         logger: log,
         metrics: {
           recordsWritten: (type) => metrics.auditRecords.inc({ type }),

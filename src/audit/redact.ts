@@ -20,15 +20,38 @@ export function isSecretFieldName(name: string): boolean {
 /**
  * Returns a JSON-safe copy of the caller's fields: secrets dropped, values canonical JSON cannot
  * hold turned into strings (bigint, non-finite numbers, dates, bytes), undefined and functions
- * dropped, and in hash mode `sql` replaced by `sql_sha256`.
+ * dropped, and in hash mode `sql` replaced by `sql_sha256`. In text mode SQL longer than sqlMaxBytes
+ * keeps its first sqlMaxBytes bytes, with `sql_sha256` and `sql_bytes` of the whole text: a 64 MiB
+ * statement would otherwise be written whole into every record about it, yet the hash still pins it.
  */
-export function sanitizeFields(fields: Readonly<Record<string, unknown>>, sqlMode: SqlMode): Record<string, unknown> {
+export function sanitizeFields(fields: Readonly<Record<string, unknown>>, sqlMode: SqlMode, sqlMaxBytes = Infinity): Record<string, unknown> {
   const clean = toJsonSafe(fields, 0) as Record<string, unknown>;
-  if (sqlMode === 'hash' && clean.sql !== undefined) {
-    clean.sql_sha256 = sha256Hex(typeof clean.sql === 'string' ? clean.sql : JSON.stringify(clean.sql));
+  if (clean.sql === undefined) return clean;
+  const text = typeof clean.sql === 'string' ? clean.sql : JSON.stringify(clean.sql);
+  if (sqlMode === 'hash') {
+    clean.sql_sha256 = sha256Hex(text);
     delete clean.sql;
+    return clean;
+  }
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > sqlMaxBytes) {
+    clean.sql = utf8Prefix(text, sqlMaxBytes);
+    clean.sql_truncated = true;
+    clean.sql_bytes = bytes;
+    clean.sql_sha256 = sha256Hex(text);
   }
   return clean;
+}
+
+/** The longest prefix of whole characters that fits in maxBytes of UTF-8. */
+function utf8Prefix(text: string, maxBytes: number): string {
+  const buf = Buffer.from(text, 'utf8');
+  if (buf.length <= maxBytes) return text;
+  let lead = maxBytes;
+  // Find where the character straddling the cut begins (continuation bytes are 10xxxxxx)...
+  while (lead > 0 && (buf[lead]! & 0xc0) === 0x80) lead--;
+  // ...and cut before it, so no half character turns into U+FFFD.
+  return buf.subarray(0, lead).toString('utf8');
 }
 
 function toJsonSafe(value: unknown, depth: number): unknown {

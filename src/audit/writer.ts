@@ -46,6 +46,8 @@ export interface AuditWriterOptions {
   readonly rotateBytes: number;
   readonly rotateAgeMs: number;
   readonly sqlMode?: SqlMode;
+  /** In text mode, SQL longer than this is cut, with the full text's SHA-256 and length kept. */
+  readonly sqlMaxBytes?: number;
   /** How long a non-sync record may wait for company before its batch is fsynced (it is written at once). */
   readonly groupCommitMs?: number;
   readonly onError?: (err: AirlockError) => void;
@@ -192,7 +194,7 @@ export class AuditWriter implements AuditSink {
     if (!this.#healthy) return Promise.reject(this.#failure!);
     let payload: Record<string, unknown>;
     try {
-      payload = sanitizeFields(fields, this.#opts.sqlMode ?? 'text');
+      payload = sanitizeFields(fields, this.#opts.sqlMode ?? 'text', this.#opts.sqlMaxBytes);
     } catch (err) {
       return Promise.reject(err);
     }

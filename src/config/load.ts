@@ -34,6 +34,7 @@ interface RawConfig {
   audit: {
     dir: string;
     sql?: 'text' | 'hash';
+    sql_max_bytes?: string | number;
     signing_key?: string;
     checkpoint_interval?: string;
     checkpoint_records?: number;
@@ -110,6 +111,7 @@ function buildConfig(source: YamlSource, problems: Problems): Config {
     audit: {
       dir: auditDir,
       sql: raw.audit.sql ?? 'text',
+      sql_max_bytes: size(raw.audit.sql_max_bytes, '256KiB', ['audit', 'sql_max_bytes']),
       signing_key: raw.audit.signing_key !== undefined ? path(raw.audit.signing_key) : resolve(auditDir, 'signing-key.pem'),
       checkpoint_interval_ms: ms(raw.audit.checkpoint_interval, '60s', ['audit', 'checkpoint_interval']),
       checkpoint_records: raw.audit.checkpoint_records ?? 1000,

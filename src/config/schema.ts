@@ -59,6 +59,7 @@ export const configSchema = {
       properties: {
         dir: nonEmpty,
         sql: { enum: ['text', 'hash'] },
+        sql_max_bytes: bytes,
         signing_key: nonEmpty,
         checkpoint_interval: duration,
         checkpoint_records: positiveInt,

@@ -21,6 +21,8 @@ export interface Config {
   readonly audit: {
     readonly dir: string;
     readonly sql: 'text' | 'hash';
+    /** Longer SQL is recorded as its first this-many bytes with the full text's SHA-256 and length. */
+    readonly sql_max_bytes: number;
     /** Ed25519 private key file (PEM); generated at first start. Default <dir>/signing-key.pem */
     readonly signing_key: string;
     readonly checkpoint_interval_ms: number;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { createHash, createPublicKey } from 'node:crypto';
 import t from 'tap';
 import { AirlockError } from '../../../src/errors.js';
-import { verifyAuditDir } from '../../../src/audit/verify.js';
+import { verifyAuditDir, verifyExitCode } from '../../../src/audit/verify.js';
 import { CHECKPOINT_LOG } from '../../../src/audit/segments.js';
 import { keyIdOf } from '../../../src/audit/signing.js';
 import { openWriter, readRecords, segmentPaths } from '../../helpers/audit/fixtures.js';
@@ -24,6 +24,24 @@ t.test('1000 concurrent appends land in call order with strictly increasing seq'
   t.equal(verifyAuditDir(dir).intact, true);
   // checkpointRecords = 1000 in the fixture: one checkpoint at the 1000th record, one at close
   t.equal(records.filter((r) => r.type === 'checkpoint').length, 2);
+});
+
+// Regression (fresh-user report): a 64 MiB statement was written whole into every record about it.
+t.test('SQL over sqlMaxBytes keeps a prefix of whole characters, its full SHA-256 and length', async (t) => {
+  const dir = t.testdir();
+  const w = await openWriter(dir, { sqlMaxBytes: 16 });
+  const long = "SELECT 'ééééééééé' FROM t"; // é is 2 bytes: byte 16 falls inside one
+  await w.append('statement.decided', { session_id: 's', sql: long }, { sync: true });
+  await w.append('statement.decided', { session_id: 's', sql: 'SELECT 1' }, { sync: true });
+  await w.close();
+  const [cut, short] = readRecords(segmentPaths(dir)[0]!).filter((x) => x.type === 'statement.decided');
+  t.equal(cut!.sql, "SELECT 'éééé", 'cut before the straddling character (15 bytes)');
+  t.equal(cut!.sql_truncated, true);
+  t.equal(cut!.sql_bytes, Buffer.byteLength(long));
+  t.equal(cut!.sql_sha256, createHash('sha256').update(long).digest('hex'));
+  t.equal(short!.sql, 'SELECT 1');
+  t.notOk('sql_truncated' in short! || 'sql_sha256' in short!, 'short SQL is untouched');
+  t.equal(verifyExitCode(verifyAuditDir(dir)), 0, 'the chain verifies');
 });
 
 t.test('secrets are stripped at any depth; hash mode keeps only the SQL digest', async (t) => {

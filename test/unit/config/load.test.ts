@@ -51,6 +51,7 @@ t.test('the issue example loads with every default filled in', async (t) => {
   t.same(c.audit, {
     dir: join(dir, 'var/audit'),
     sql: 'text',
+    sql_max_bytes: 256 * 1024,
     signing_key: join(dir, 'var/audit/signing-key.pem'),
     checkpoint_interval_ms: 60_000,
     checkpoint_records: 1000,
@@ -98,6 +99,7 @@ limits:
 audit:
   dir: /var/audit
   sql: hash
+  sql_max_bytes: 4KiB
   signing_key: keys/audit.pem
   checkpoint_interval: 5s
   checkpoint_records: 10
@@ -135,6 +137,7 @@ log: {level: debug}
   t.same(c.audit, {
     dir: '/var/audit',
     sql: 'hash',
+    sql_max_bytes: 4096,
     signing_key: join(dir, 'keys/audit.pem'),
     checkpoint_interval_ms: 5000,
     checkpoint_records: 10,
