@@ -113,6 +113,12 @@ t.test('policy explain: classifies with the resource dialect and prints the deci
   const qualified = await policyExplain('SELECT * FROM `Test`.`Credentials_2024`', { resource: 'analytics', user: 'x@y.z', groups: ['eng'], policy: examplePolicy });
   t.match(qualified.stdout, /\nDecision: DENY by rule "secrets-are-off-limits"/);
 
+  // Regression (fresh-user report): the example's regex let pg_sleep_for() and pg_sleep_until() through.
+  for (const sql of ["SELECT pg_sleep_for('1 hour')", 'SELECT pg_sleep_until(now() + interval \'1h\')', 'select PG_SLEEP (1)']) {
+    const sleep = await policyExplain(sql, { resource: 'orders', user: 'x@y.z', groups: [], policy: examplePolicy });
+    t.match(sleep.stdout, /\nDecision: DENY by rule "no-sleeping-on-orders"/, sql);
+  }
+
   const unparseable = await policyExplain('SELEC 1', { resource: 'orders', user: 'x@y.z', groups: [], policy: examplePolicy });
   t.match(unparseable.stdout, /\nDecision: HOLD by defaults\.on_unparseable\nWhy: The SQL could not be classified/);
   t.match(unparseable.stdout, /\nApproval: 1 distinct approver from dba; break-glass: sre; timeout 10m/);
