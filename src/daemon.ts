@@ -113,7 +113,10 @@ export class Daemon {
         },
       });
     } catch (err) {
-      throw new AirlockError('AIRLOCK_ERR_AUDIT_WRITE', `cannot open the audit log in ${config.audit.dir}: ${(err as Error).message}. Fix: make the directory writable by the airlock user or set audit.dir`, { cause: err });
+      const message = (err as Error).message;
+      // Errors that already say how to fix themselves (another process holds the chain) keep their own advice.
+      const fix = /\bFix:/.test(message) ? '' : '. Fix: make the directory writable by the airlock user or set audit.dir';
+      throw new AirlockError('AIRLOCK_ERR_AUDIT_WRITE', `cannot open the audit log in ${config.audit.dir}: ${message}${fix}`, { cause: err });
     }
     await this.audit.append('policy.loaded', { sha256: this.policy.sha256, file: this.policy.file }, { sync: true });
 

@@ -72,6 +72,8 @@ export async function spawnAirlock(files: ConfigFiles, extraArgs: readonly strin
   const proc = start(cmd, args, { cwd: files.dir });
   const pgPort = Number((await proc.waitFor(/PostgreSQL listener on [\d.]+:(\d+)/))[1]);
   const adminPort = Number((await proc.waitFor(/on http:\/\/[\d.]+:(\d+)/))[1]);
+  // The last start-up line: once it is out, the daemon has finished starting (tests read all of them).
+  await proc.waitFor(/^airlock: instance \S+, audit log in /m);
   const { tokens } = files;
   let exited: Finished | undefined;
   void proc.done.then((f) => (exited = f));

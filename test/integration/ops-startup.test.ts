@@ -67,6 +67,17 @@ t.test('unwritable audit directory', async (t) => {
   t.match(r.stderr, /airlock: cannot start: cannot open the audit log in .*not-a-dir\/audit: .*Fix: make the directory writable by the airlock user or set audit\.dir/);
 });
 
+// Regression (fresh-user report): the message said "Fix:" twice, the second one wrong.
+t.test('a second airlock on the same audit chain is refused with one fix', async (t) => {
+  const files = writeConfig();
+  const first = await spawnAirlock(files);
+  t.teardown(() => first.stop());
+  const r = await startExpectingFailure(files.configFile);
+  t.equal(r.code, 1);
+  t.match(r.stderr, /airlock: cannot start: cannot open the audit log in .*: the audit chain of instance "[^"]+" in .* is being written by process \d+\. Fix: stop that airlock, or give this one its own instance_id or audit\.dir\n/);
+  t.equal(r.stderr.split('Fix:').length - 1, 1, 'one Fix:');
+});
+
 t.test('Redis unreachable', async (t) => {
   const { port } = await freePort(false);
   const files = writeConfig({ config: { state: { redis: `redis://127.0.0.1:${port}/0` } } });
