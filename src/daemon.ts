@@ -26,7 +26,7 @@ import { loadPolicy } from './policy/load.js';
 import type { Policy } from './policy/types.js';
 import { StatementGate } from './session/gate.js';
 import { clientErrors } from './session/client-errors.js';
-import { startSlack, type SlackHandle } from './approval/slack/index.js';
+import { registerSlackInteractionsUnavailable, startSlack, type SlackHandle } from './approval/slack/index.js';
 import { MysqlListener } from './listener/mysql-listener.js';
 import { credentialStamp } from './identity/verifiers.js';
 
@@ -142,6 +142,8 @@ export class Daemon {
     if (config.slack) {
       this.slack = await startSlack({ config, log: log.child({ component: 'slack' }), metrics, store: this.store, users: () => this.users, admin: this.admin, broker: () => this.broker, audit: this.audit });
       notifiers.push(this.slack.notifier);
+    } else {
+      registerSlackInteractionsUnavailable(this.admin, 'Slack is not configured: add a slack section to airlock.yaml');
     }
     this.broker = new ApprovalBroker({
       store: this.store,

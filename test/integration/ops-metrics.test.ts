@@ -89,6 +89,13 @@ t.test('healthz and readyz answer with JSON', async (t) => {
   t.ok(body.checks.every((c) => c.ok));
 });
 
+// Regression (fresh-user report): a Slack app pointed at an airlock without Slack got a bare "no route".
+t.test('POST /slack/interactions without Slack says it is not configured', async (t) => {
+  const r = await fetch(`${airlock.adminUrl}/slack/interactions`, { method: 'POST', body: 'payload=%7B%7D' });
+  t.equal(r.status, 404);
+  t.same(await r.json(), { error: { code: 'not_configured', message: 'Slack is not configured: add a slack section to airlock.yaml' } });
+});
+
 t.test('a scripted run is counted', async (t) => {
   // Three reads.
   const bob = await connect('bob@corp.com');

@@ -17,6 +17,14 @@ export interface SlackHttpOptions {
   readonly now?: () => number;
 }
 
+/**
+ * Without HTTP interactivity (no slack section, or Socket Mode without a signing secret) the path still
+ * answers, saying why, so whoever points a Slack app here is not left with a bare "no route".
+ */
+export function registerSlackInteractionsUnavailable(admin: AdminServer, why: string): void {
+  admin.route('POST', SLACK_INTERACTIONS_PATH, ({ res }) => sendError(res, 404, 'not_configured', why));
+}
+
 export function registerSlackInteractions(admin: AdminServer, opts: SlackHttpOptions): void {
   const now = opts.now ?? Date.now;
   admin.route('POST', SLACK_INTERACTIONS_PATH, ({ req, res, rawBody }) => {

@@ -8,14 +8,14 @@ import { AirlockError } from '../../errors.js';
 import type { UserDirectory } from '../../identity/types.js';
 import type { ApprovalStore } from '../types.js';
 import { createSlackClient, type SlackMetrics } from './client.js';
-import { registerSlackInteractions } from './http.js';
+import { registerSlackInteractions, registerSlackInteractionsUnavailable } from './http.js';
 import { SlackInteractions, type SlackDecider } from './interactions.js';
 import { SlackNotifier } from './notifier.js';
 import { startSlackSocket, type SlackSocket } from './socket.js';
 
 export { SlackNotifier } from './notifier.js';
 export { SlackInteractions, type SlackDecider } from './interactions.js';
-export { registerSlackInteractions } from './http.js';
+export { registerSlackInteractions, registerSlackInteractionsUnavailable } from './http.js';
 export { startSlackSocket } from './socket.js';
 export type { SlackMetrics } from './client.js';
 
@@ -79,6 +79,7 @@ export async function startSlack(o: StartSlackOptions): Promise<SlackHandle> {
     ...(metrics ? { metrics } : {}),
     responseTimeoutMs: cfg.request_timeout_ms,
   });
+  if (!cfg.signing_secret) registerSlackInteractionsUnavailable(o.admin, 'Slack HTTP interactivity is off: set slack.signing_secret in airlock.yaml (Socket Mode needs no public URL)');
   if (cfg.signing_secret) {
     registerSlackInteractions(o.admin, { signingSecret: cfg.signing_secret, interactions, log: o.log, ...(metrics ? { metrics } : {}) });
   }
