@@ -50,8 +50,12 @@ export class ApprovalBroker {
   private sweeping = false;
   /** When this instance first saw the store unreachable in the current outage. */
   private storeDownSince: number | undefined;
-  /** Requests whose clients were told the store is gone: cancelled once it is back, so nothing runs for them later. */
-  private readonly givenUp = new Set<string>();
+  /**
+   * Requests whose statement will not run but that the store could not be told about (their clients were
+   * told it is gone): cancelled once it is back, so nothing runs for them later. The value says how:
+   * finish (pending or approved) or withdraw (also a claim this instance made and did not use).
+   */
+  private readonly givenUp = new Map<string, { how: 'finish' | 'withdraw'; reason: string }>();
   private readonly effects: BrokerEffects;
   private readonly decisions: Decisions;
 
@@ -182,6 +186,24 @@ export class ApprovalBroker {
     return true;
   }
 
+  /**
+   * The session holding an approved (or just claimed) request will not forward its statement: the request
+   * ends cancelled, audited, never to run. With the store away, that happens once it is back.
+   */
+  async withdraw(id: string, reason: string): Promise<void> {
+    let outcome: TransitionOutcome;
+    try {
+      outcome = await this.store.withdraw(id, reason);
+    } catch (err) {
+      this.opts.metrics?.storeError();
+      this.log.warn({ err: messageOf(err), request_id: id }, 'approval store unreachable; the unused approval is cancelled once it is back');
+      this.givenUp.set(id, { how: 'withdraw', reason });
+      return;
+    }
+    // Refused: already cancelled by the wait's own abort, or never approved; either way nothing runs.
+    if (outcome.ok) await this.recordFinished(outcome.request, 'approval.cancelled', reason);
+  }
+
   async findJitGrant(requester: string | Requester, resource: string, rule: string): Promise<JitGrant | undefined> {
     const email = typeof requester === 'string' ? requester : requester.email;
     return this.effects.storeCall(() => this.store.findJit(email, resource, rule, Date.now()));
@@ -250,9 +272,10 @@ export class ApprovalBroker {
     this.sweeping = true;
     try {
       const now = Date.now();
-      for (const id of [...this.givenUp]) {
-        const outcome = await this.finishAs(id, 'cancelled', 'the approval store was unreachable while the statement waited');
-        if (outcome.verdict !== 'unavailable' || this.store.available) this.givenUp.delete(id);
+      for (const [id, { how, reason }] of [...this.givenUp]) {
+        this.givenUp.delete(id);
+        if (how === 'withdraw') await this.withdraw(id, reason); // puts it back itself if the store fails again
+        else if ((await this.finishAs(id, 'cancelled', reason)).verdict === 'unavailable' && !this.store.available) this.givenUp.set(id, { how, reason });
       }
       const held = [...this.waiters.keys()];
       await this.store.renewLeases(this.opts.instanceId, held, now + this.opts.leaseMs);
@@ -284,7 +307,7 @@ export class ApprovalBroker {
     const graceMs = this.opts.storeGraceMs ?? Math.min(this.opts.leaseMs, 5000);
     if (now - this.storeDownSince < graceMs) return;
     for (const [id, set] of [...this.waiters]) {
-      this.givenUp.add(id);
+      this.givenUp.set(id, { how: 'finish', reason: 'the approval store was unreachable while the statement waited' });
       for (const waiter of [...set]) waiter.settle({ verdict: 'unavailable', message: `unreachable for more than ${graceMs} ms while request ${id} waited; the statement did not run` });
     }
   }
@@ -313,6 +336,7 @@ export class ApprovalBroker {
     return this.finishAs(id, 'expired', 'no decision before the timeout');
   }
 
+  /** Also from approved: an approval that lands while the client cancels must not stay approved forever. */
   private async cancel(id: string): Promise<HoldOutcome> {
     const outcome = await this.finishAs(id, 'cancelled', 'client cancelled or disconnected');
     // The client is gone: whatever the store says, nothing may run on its behalf.
@@ -330,8 +354,14 @@ export class ApprovalBroker {
     if (!outcome.ok) {
       return outcome.request ? outcomeOf(outcome.request) : { verdict: 'unavailable', message: `request ${id} is not in the approval store` };
     }
-    await this.effects.record(state === 'expired' ? 'approval.expired' : 'approval.cancelled', { request_id: id, reason }, false);
-    this.effects.afterTransition(outcome.request);
+    await this.recordFinished(outcome.request, state === 'expired' ? 'approval.expired' : 'approval.cancelled', reason);
     return outcomeOf(outcome.request);
+  }
+
+  private async recordFinished(request: ApprovalRequest, type: 'approval.expired' | 'approval.cancelled', reason: string): Promise<void> {
+    // An approval being recorded here goes first, so the log reads granted → cancelled, as the store changed.
+    await this.decisions.whenRecorded(request.id);
+    await this.effects.record(type, { request_id: request.id, reason }, false);
+    this.effects.afterTransition(request);
   }
 }

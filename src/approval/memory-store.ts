@@ -68,11 +68,11 @@ export class MemoryApprovalStore implements ApprovalStore {
   }
 
   async finish(id: string, state: 'expired' | 'cancelled' | 'abandoned', reason: string): Promise<TransitionOutcome> {
-    return this.decide(id, (r) => {
-      r.state = state;
-      r.final_at = Date.now();
-      r.final_reason = reason;
-    });
+    return this.cancelFrom(id, state === 'cancelled' ? ['pending', 'approved'] : ['pending'], state, reason);
+  }
+
+  async withdraw(id: string, reason: string): Promise<TransitionOutcome> {
+    return this.cancelFrom(id, ['approved', 'executed'], 'cancelled', reason);
   }
 
   async markExecuted(id: string): Promise<TransitionOutcome> {
@@ -139,6 +139,16 @@ export class MemoryApprovalStore implements ApprovalStore {
 
   async close(): Promise<void> {
     this.listeners.clear();
+  }
+
+  private cancelFrom(id: string, from: readonly RequestState[], state: 'expired' | 'cancelled' | 'abandoned', reason: string): TransitionOutcome {
+    const r = this.requests.get(id);
+    if (!r) return { ok: false, reason: 'not_found' };
+    if (!from.includes(r.state)) return { ok: false, reason: 'not_pending', request: snapshot(r) };
+    r.state = state;
+    r.final_at = Date.now();
+    r.final_reason = reason;
+    return this.changed(r, true);
   }
 
   private decide(id: string, apply: (r: Mutable<ApprovalRequest>) => void): TransitionOutcome {

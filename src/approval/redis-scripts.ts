@@ -87,6 +87,20 @@ if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'final_reason', ARGV[7]) end
 return changed(ARGV[3])
 `;
 
+/**
+ * finish and withdraw. ARGV[3] = target state, ARGV[4] = now, ARGV[5] = reason, ARGV[6..] = the states it may
+ * leave (pending for finish, plus approved when cancelling; approved and executed for withdraw).
+ */
+const FINISH = `
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {'not_found'} end
+local allowed = false
+for i = 6, #ARGV do if ARGV[i] == state then allowed = true end end
+if not allowed then return result('not_pending') end
+redis.call('HSET', KEYS[1], 'state', ARGV[3], 'final_at', ARGV[4], 'final_reason', ARGV[5])
+return changed(ARGV[3])
+`;
+
 /** ARGV[3] = now. approved → executed, exactly once. */
 const EXECUTE = `
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -133,6 +147,7 @@ export const APPROVAL_SCRIPTS = {
   airlockCreate: PRELUDE + CREATE,
   airlockApprove: PRELUDE + APPROVE,
   airlockDecide: PRELUDE + DECIDE,
+  airlockFinish: PRELUDE + FINISH,
   airlockExecute: PRELUDE + EXECUTE,
   airlockRenew: PRELUDE + RENEW,
   airlockReap: PRELUDE + REAP,

@@ -82,10 +82,19 @@ export interface ApprovalStore {
   /** Break-glass: approved at once, flagged. */
   force(id: string, vote: ApprovalVote): Promise<TransitionOutcome>;
   deny(id: string, vote: ApprovalVote): Promise<TransitionOutcome>;
-  /** pending → expired | cancelled | abandoned */
+  /**
+   * pending → expired | cancelled | abandoned; also approved → cancelled: a client that cancels or goes
+   * away after the approval, before its statement was claimed, must leave the request final, not approved.
+   */
   finish(id: string, state: 'expired' | 'cancelled' | 'abandoned', reason: string): Promise<TransitionOutcome>;
   /** approved → executed, exactly once; ok:false if already executed or not approved. */
   markExecuted(id: string): Promise<TransitionOutcome>;
+  /**
+   * approved | executed → cancelled, for the session that holds the request when it will not forward the
+   * statement after all (its client left while the claim or the intent record was in flight). Only that
+   * session may call it: an executed request of anyone else did run.
+   */
+  withdraw(id: string, reason: string): Promise<TransitionOutcome>;
   setSlack(id: string, slack: { channel: string; ts: string }): Promise<void>;
   renewLeases(instanceId: string, ids: readonly string[], until: number): Promise<void>;
   /** Marks pending requests whose lease ran out as abandoned; returns them. */

@@ -51,11 +51,12 @@ export const clientErrors = {
       mysqlErrno: 1317,
       message: `airlock: approval request ${requestId} timed out after ${formatDuration(timeoutMs)}; the statement did not run`,
     }),
-  cancelled: (requestId: string) =>
+  /** No request id: the client went away before the statement was held. */
+  cancelled: (requestId?: string) =>
     new ClientError({
       sqlstate: '57014',
       mysqlErrno: 1317,
-      message: `canceling statement due to user request (airlock request ${requestId} cancelled; the statement did not run)`,
+      message: `canceling statement due to user request (${requestId ? `airlock request ${requestId} cancelled; ` : ''}the statement did not run)`,
     }),
   abandoned: (requestId: string) =>
     new ClientError({

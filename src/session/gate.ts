@@ -42,6 +42,8 @@ export interface GateBroker {
   open(input: NewRequestInput): Promise<ApprovalRequest>;
   wait(id: string, signal: AbortSignal): Promise<HoldOutcome>;
   claimExecution(id: string): Promise<boolean>;
+  /** An approved or claimed request whose statement this session will not forward: it ends cancelled. */
+  withdraw(id: string, reason: string): Promise<void>;
   findJitGrant(requester: string, resource: string, rule: string): Promise<unknown | undefined>;
   findApprovedForRetry(binding: string): Promise<ApprovalRequest | undefined>;
 }
@@ -77,6 +79,8 @@ export interface ExecutionResult {
 export function bindingOf(resource: string, requester: string, sql: string, params: readonly (string | null)[]): string {
   return createHash('sha256').update(JSON.stringify([resource, requester.toLowerCase(), sql, params])).digest('hex');
 }
+
+const CLIENT_GONE = 'client cancelled or disconnected after the approval, before the statement was forwarded';
 
 function kindsOf(c: Classification): string[] {
   if (c.unparseable) return ['UNPARSEABLE'];
@@ -194,7 +198,7 @@ export class StatementGate {
       if (approval.hold === 'retry' && approval.mode !== 'jit') {
         const approved = await this.deps.broker.findApprovedForRetry(binding);
         if (approved && (await this.deps.broker.claimExecution(approved.id))) {
-          return this.intend(session, approved.id, sql, approved.break_glass !== undefined);
+          return this.release(session, approved.id, sql, approved.break_glass !== undefined, hooks.signal);
         }
       }
     } catch (err) {
@@ -202,6 +206,8 @@ export class StatementGate {
       return { run: false, error: clientErrors.storeUnavailable(String((err as Error).message ?? err)) };
     }
     if (!this.deps.acceptingHolds()) return { run: false, error: clientErrors.shuttingDown() };
+    // The client left while earlier replies drained: asking approvers would be asking for nobody.
+    if (hooks.signal.aborted) return { run: false, error: clientErrors.cancelled() };
     let request: ApprovalRequest;
     try {
       request = await this.deps.broker.open({
@@ -227,9 +233,19 @@ export class StatementGate {
     const outcome = await this.deps.broker.wait(request.id, hooks.signal);
     switch (outcome.verdict) {
       case 'approved': {
-        const claimed = await this.deps.broker.claimExecution(request.id).catch(() => false);
-        if (!claimed) return { run: false, error: clientErrors.abandoned(request.id) };
-        return this.intend(session, request.id, sql, outcome.breakGlass);
+        // The wait no longer listens to the signal once it is settled: from here the gate checks it itself.
+        if (hooks.signal.aborted) return this.withdrawn(request.id, CLIENT_GONE);
+        let claimed: boolean;
+        try {
+          claimed = await this.deps.broker.claimExecution(request.id);
+        } catch (err) {
+          // Whether the claim reached the store is unknown; nothing runs, so it is handed back either way.
+          await this.deps.broker.withdraw(request.id, 'the approval store failed while the statement was being claimed');
+          return { run: false, error: err instanceof ClientError ? err : clientErrors.storeUnavailable(String((err as Error).message ?? err)) };
+        }
+        // Not claimed: the request changed under us (cancelled by this client's abort, or cleaned up).
+        if (!claimed) return { run: false, error: hooks.signal.aborted ? clientErrors.cancelled(request.id) : clientErrors.abandoned(request.id) };
+        return this.release(session, request.id, sql, outcome.breakGlass, hooks.signal);
       }
       case 'denied':
         return { run: false, error: clientErrors.deniedByApprover(request.id, outcome.by, outcome.reason) };
@@ -242,6 +258,32 @@ export class StatementGate {
       case 'unavailable':
         return { run: false, error: clientErrors.storeUnavailable(outcome.message) };
     }
+  }
+
+  /** Approved statements the relay will not forward after all (another statement of their batch was refused). */
+  async withdraw(requestIds: readonly string[], reason: string): Promise<void> {
+    for (const id of requestIds) await this.deps.broker.withdraw(id, reason);
+  }
+
+  /**
+   * A claimed statement goes to the relay only if its client is still there once the intent record is
+   * written. The relay forwards it in the same turn (no await in between), so a request ends executed only
+   * when its statement went up; a client gone during the claim or the fsync leaves it cancelled instead.
+   */
+  private async release(session: SessionIdentity, requestId: string, sql: string, breakGlass: boolean, signal: AbortSignal): Promise<GateResult> {
+    if (signal.aborted) return this.withdrawn(requestId, CLIENT_GONE);
+    const intended = await this.intend(session, requestId, sql, breakGlass);
+    if (!intended.run) {
+      await this.deps.broker.withdraw(requestId, 'the audit log could not be written, so the statement did not run');
+      return intended;
+    }
+    if (signal.aborted) return this.withdrawn(requestId, CLIENT_GONE);
+    return intended;
+  }
+
+  private async withdrawn(requestId: string, reason: string): Promise<GateResult> {
+    await this.deps.broker.withdraw(requestId, reason);
+    return { run: false, error: clientErrors.cancelled(requestId) };
   }
 
   /** An approved statement is about to run: its intent record is fsynced first, or it does not run. */

@@ -39,8 +39,9 @@ const FINAL_FOR_MESSAGE: ReadonlySet<RequestState> = new Set(['denied', 'expired
 const FINISHED_MEMORY_MS = 60 * 60_000;
 const FINISHED_MAX = 10_000;
 const TRACKED_MAX = 10_000;
+// cancelled can follow approved, and even executed (a claim its session handed back unused): it ranks last.
 const STATE_RANK: Readonly<Record<RequestState, number>> = {
-  pending: 0, approved: 1, denied: 1, expired: 1, cancelled: 1, abandoned: 1, executed: 2,
+  pending: 0, approved: 1, denied: 1, expired: 1, abandoned: 1, executed: 2, cancelled: 3,
 };
 
 /** message.ts builds plain JSON; Slack validates the shape, the library's types only name it. */

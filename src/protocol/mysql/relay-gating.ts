@@ -18,6 +18,7 @@ export interface RelayGatingOptions {
 
 export class RelayGating {
   private holdAbort: AbortController | null = null;
+  private closed = false;
 
   constructor(
     private readonly port: Pick<RelayPort, 'tracker' | 'session' | 'forward' | 'refuse'>,
@@ -34,6 +35,12 @@ export class RelayGating {
     if (!this.holdAbort) return false;
     this.holdAbort.abort(new Error(why));
     return true;
+  }
+
+  /** The session is over: a held statement is dropped, and one still waiting for earlier replies is never held. */
+  close(why: string): void {
+    this.closed = true;
+    this.abortHold(why);
   }
 
   /** Judge, then run (forward) or refuse. Allowed statements take the synchronous path. */
@@ -53,6 +60,7 @@ export class RelayGating {
     // Earlier replies reach the client first; MySQL has no notice channel, so the client simply waits.
     await this.port.tracker.quiescent();
     this.holdAbort = new AbortController();
+    if (this.closed) this.holdAbort.abort(new Error('client gone'));
     let result: GateResult;
     try {
       result = await this.o.gate.hold(session, sql, params, verdict, {

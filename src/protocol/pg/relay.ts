@@ -273,15 +273,23 @@ export class PgRelay {
       return { run: false, error: await this.o.gate.refuse(session, s.sql, s.params, verdicts[denied]!) };
     }
     let last: GateResult = { run: true };
+    const claimed: string[] = [];
+    const refused = async (result: GateResult): Promise<GateResult> => {
+      // Statements approved earlier in this batch are not forwarded either: their claims go back.
+      if (claimed.length > 0) await this.o.gate.withdraw(claimed, 'another statement of its batch did not run');
+      return result;
+    };
     for (let i = 0; i < statements.length; i++) {
       const s = statements[i]!;
       const v = verdicts[i]!;
       if (v.decision.action === 'allow') {
-        if (!this.admit(s.sql, s.params, v)) return { run: false, error: clientErrors.auditUnavailable() };
+        if (!this.admit(s.sql, s.params, v)) return refused({ run: false, error: clientErrors.auditUnavailable() });
         continue;
       }
       await this.tracker.quiescent();
       this.holdAbort = new AbortController();
+      // Closed while earlier replies drained: the hold must see the client is gone.
+      if (this.closed) this.holdAbort.abort(new Error('client gone'));
       try {
         last = await this.o.gate.hold(session, s.sql, s.params, v, {
           signal: this.holdAbort.signal,
@@ -290,7 +298,8 @@ export class PgRelay {
       } finally {
         this.holdAbort = null;
       }
-      if (!last.run) return last;
+      if (!last.run) return refused(last);
+      if (last.requestId) claimed.push(last.requestId);
       if (s.portal) s.portal.cleared = true;
     }
     return last;

@@ -51,6 +51,7 @@ export function runStoreContract(name: string, makePair: () => Promise<StorePair
       t.match(await a.deny('nope00000000', vote('bob@corp.com', ['dba'])), { ok: false, reason: 'not_found' });
       t.match(await a.markExecuted('nope00000000'), { ok: false, reason: 'not_found' });
       t.match(await a.finish('nope00000000', 'expired', 'x'), { ok: false, reason: 'not_found' });
+      t.match(await a.withdraw('nope00000000', 'x'), { ok: false, reason: 'not_found' });
     });
 
     t.test('2 of 2 distinct people; a second click by the same person changes nothing', async (t) => {
@@ -106,7 +107,7 @@ export function runStoreContract(name: string, makePair: () => Promise<StorePair
       t.notOk((await a.list({ breakGlass: false })).some((r) => r.id === req.id));
     });
 
-    t.test('finish: pending only', async (t) => {
+    t.test('finish: from pending; cancelled also from approved, never from executed', async (t) => {
       for (const state of ['expired', 'cancelled', 'abandoned'] as const) {
         const req = await a.create(newRequest());
         const done = await b.finish(req.id, state, `because ${state}`);
@@ -114,6 +115,55 @@ export function runStoreContract(name: string, makePair: () => Promise<StorePair
         t.equal(done.ok && done.request.final_reason, `because ${state}`);
         t.match(await a.finish(req.id, 'cancelled', 'again'), { ok: false, reason: 'not_pending' });
         t.match(await a.approve(req.id, vote('bob@corp.com', ['dba'])), { ok: false, reason: 'not_pending' });
+      }
+      const approved = await a.create(newRequest());
+      await a.approve(approved.id, vote('bob@corp.com', ['dba']));
+      for (const state of ['expired', 'abandoned'] as const) {
+        t.match(await b.finish(approved.id, state, 'x'), { ok: false, reason: 'not_pending', request: { state: 'approved' } }, `approved never becomes ${state}`);
+      }
+      const seen = nextChange(a, approved.id, 'cancelled');
+      const cancelled = await b.finish(approved.id, 'cancelled', 'client went away after the approval');
+      t.match(cancelled, { ok: true, changed: true, request: { state: 'cancelled', final_reason: 'client went away after the approval' } });
+      t.same(cancelled.ok && cancelled.request.approvals.map((v) => v.by), ['bob@corp.com'], 'the votes stay on record');
+      t.equal((await seen).state, 'cancelled', 'announced like any transition');
+      t.match(await a.markExecuted(approved.id), { ok: false, reason: 'not_pending' }, 'a cancelled approval never runs');
+
+      const ran = await a.create(newRequest());
+      await a.approve(ran.id, vote('bob@corp.com', ['dba']));
+      await a.markExecuted(ran.id);
+      t.match(await b.finish(ran.id, 'cancelled', 'too late'), { ok: false, reason: 'not_pending', request: { state: 'executed' } });
+    });
+
+    t.test('withdraw: approved or executed → cancelled, once; nothing else', async (t) => {
+      const pending = await a.create(newRequest());
+      t.match(await b.withdraw(pending.id, 'x'), { ok: false, reason: 'not_pending', request: { state: 'pending' } }, 'a pending request is finished, not withdrawn');
+      for (const claimed of [false, true]) {
+        const req = await a.create(newRequest());
+        await a.approve(req.id, vote('bob@corp.com', ['dba']));
+        if (claimed) await a.markExecuted(req.id);
+        const done = await b.withdraw(req.id, 'not forwarded');
+        t.match(done, { ok: true, changed: true, request: { state: 'cancelled', final_reason: 'not forwarded' } }, claimed ? 'an unused claim' : 'an unused approval');
+        t.match(await a.withdraw(req.id, 'again'), { ok: false, reason: 'not_pending', request: { state: 'cancelled' } });
+        t.match(await a.markExecuted(req.id), { ok: false, reason: 'not_pending' });
+        t.equal((await a.get(req.id))?.state, 'cancelled');
+      }
+      for (const end of ['denied', 'expired'] as const) {
+        const req = await a.create(newRequest());
+        if (end === 'denied') await a.deny(req.id, vote('bob@corp.com', ['dba'], 'no'));
+        else await a.finish(req.id, 'expired', 'timeout');
+        t.match(await b.withdraw(req.id, 'x'), { ok: false, reason: 'not_pending', request: { state: end } });
+      }
+    });
+
+    t.test('cancel and claim racing on an approved request: exactly one wins', async (t) => {
+      for (let round = 0; round < 20; round++) {
+        const req = await a.create(newRequest());
+        await a.approve(req.id, vote('bob@corp.com', ['dba']));
+        const [cancel, claim] = round % 2
+          ? await Promise.all([a.finish(req.id, 'cancelled', 'client gone'), b.markExecuted(req.id)])
+          : (await Promise.all([b.markExecuted(req.id), a.finish(req.id, 'cancelled', 'client gone')])).reverse();
+        t.equal(Number(cancel!.ok) + Number(claim!.ok), 1, `round ${round}: one transition`);
+        t.equal((await b.get(req.id))?.state, cancel!.ok ? 'cancelled' : 'executed', `round ${round}: the state the winner made`);
       }
     });
 
