@@ -57,7 +57,11 @@ export interface AuditPayloads {
   };
   'session.end': { session_id: string; duration_ms: number; reason: string };
   'statement.decided': {
-    session_id: string; requester: string; resource: string; decision: Decision; rule: string | null; source: string;
+    session_id: string; requester: string; resource: string; decision: Decision; rule: string | null;
+    /** rule | default | unparseable | session-control, or jit when an open access window let a hold run. */
+    source: string;
+    /** With source jit: the access window (`airlock access list`) that let it run. */
+    grant_id?: string;
     kinds: readonly string[]; tables: readonly string[]; writes: boolean; sql: string; params?: unknown;
   };
   'request.held': {

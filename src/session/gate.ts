@@ -44,7 +44,7 @@ export interface GateBroker {
   claimExecution(id: string): Promise<boolean>;
   /** An approved or claimed request whose statement this session will not forward: it ends cancelled. */
   withdraw(id: string, reason: string): Promise<void>;
-  findJitGrant(requester: string, resource: string, rule: string): Promise<unknown | undefined>;
+  findJitGrant(requester: string, resource: string, rule: string): Promise<{ readonly id: string } | undefined>;
   findApprovedForRetry(binding: string): Promise<ApprovalRequest | undefined>;
 }
 
@@ -110,12 +110,16 @@ export class StatementGate {
       { resource: session.resource.name, requester: session.requester, sql },
       classification,
     );
-    this.deps.metrics?.statementDecided(session.protocol, session.resource.name, decision.action);
+    // A hold is counted by hold(): an open JIT window turns it into an allow.
+    if (decision.action !== 'hold') this.deps.metrics?.statementDecided(session.protocol, session.resource.name, decision.action);
     return { classification, decision };
   }
 
-  /** Audit record of a decision; awaited (and required) only where it gates a refusal or a hold. */
-  recordDecision(session: SessionIdentity, sql: string, params: readonly (string | null)[], verdict: Verdict): Promise<void> {
+  /**
+   * Audit record of a decision; awaited (and required) only where it gates a refusal or a hold.
+   * `jitGrant`: a hold the requester's open access window let run, recorded as that allow.
+   */
+  recordDecision(session: SessionIdentity, sql: string, params: readonly (string | null)[], verdict: Verdict, jitGrant?: string): Promise<void> {
     const c = verdict.classification;
     return this.deps.audit.append(
       'statement.decided',
@@ -123,9 +127,10 @@ export class StatementGate {
         session_id: session.sessionId,
         requester: session.requester.email,
         resource: session.resource.name,
-        decision: verdict.decision.action,
+        decision: jitGrant ? 'allow' : verdict.decision.action,
         rule: verdict.decision.rule?.name ?? null,
-        source: verdict.decision.source,
+        source: jitGrant ? 'jit' : verdict.decision.source,
+        ...(jitGrant ? { grant_id: jitGrant } : {}),
         kinds: kindsOf(c),
         tables: tablesOf(c),
         writes: c.unparseable ? null : c.statements.some((s) => s.writes),
@@ -182,17 +187,27 @@ export class StatementGate {
     const approval = d.approval;
     if (!approval) return { run: false, error: clientErrors.deniedByDefault('no approval rule configured') };
     const ruleName = d.rule?.name ?? `default.${d.source}`;
+    let jitLookupFailed: unknown;
+    const grant = approval.mode !== 'jit' ? undefined
+      : await this.deps.broker.findJitGrant(session.requester.email, session.resource.name, ruleName).catch((err: unknown) => void (jitLookupFailed = err ?? 'error'));
+    if (grant) {
+      this.deps.metrics?.statementDecided(session.protocol, session.resource.name, 'allow');
+      try {
+        await this.recordDecision(session, sql, params, verdict, grant.id);
+      } catch {
+        return { run: false, error: clientErrors.auditUnavailable() };
+      }
+      return { run: true };
+    }
+    this.deps.metrics?.statementDecided(session.protocol, session.resource.name, 'hold');
     try {
       await this.recordDecision(session, sql, params, verdict);
     } catch {
       return { run: false, error: clientErrors.auditUnavailable() };
     }
+    if (jitLookupFailed !== undefined) return { run: false, error: storeError(jitLookupFailed) };
     const binding = bindingOf(session.resource.name, session.requester.email, sql, params);
     try {
-      if (approval.mode === 'jit') {
-        const grant = await this.deps.broker.findJitGrant(session.requester.email, session.resource.name, ruleName);
-        if (grant) return { run: true };
-      }
       // A jit approval's effect is its window; it is never also a one-off run (else a revoked
       // window would leave one statement runnable).
       if (approval.hold === 'retry' && approval.mode !== 'jit') {
@@ -202,8 +217,7 @@ export class StatementGate {
         }
       }
     } catch (err) {
-      if (err instanceof ClientError) return { run: false, error: err };
-      return { run: false, error: clientErrors.storeUnavailable(String((err as Error).message ?? err)) };
+      return { run: false, error: storeError(err) };
     }
     if (!this.deps.acceptingHolds()) return { run: false, error: clientErrors.shuttingDown() };
     // The client left while earlier replies drained: asking approvers would be asking for nobody.
@@ -225,8 +239,7 @@ export class StatementGate {
         client_addr: session.clientAddr,
       });
     } catch (err) {
-      if (err instanceof ClientError) return { run: false, error: err };
-      return { run: false, error: clientErrors.storeUnavailable(String((err as Error).message ?? err)) };
+      return { run: false, error: storeError(err) };
     }
     if (approval.hold === 'retry') return { run: false, error: clientErrors.retryPending(request.id) };
     hooks.onHeld(request);
@@ -241,7 +254,7 @@ export class StatementGate {
         } catch (err) {
           // Whether the claim reached the store is unknown; nothing runs, so it is handed back either way.
           await this.deps.broker.withdraw(request.id, 'the approval store failed while the statement was being claimed');
-          return { run: false, error: err instanceof ClientError ? err : clientErrors.storeUnavailable(String((err as Error).message ?? err)) };
+          return { run: false, error: storeError(err) };
         }
         // Not claimed: the request changed under us (cancelled by this client's abort, or cleaned up).
         if (!claimed) return { run: false, error: hooks.signal.aborted ? clientErrors.cancelled(request.id) : clientErrors.abandoned(request.id) };
@@ -301,4 +314,9 @@ export class StatementGate {
     return { run: true, requestId, breakGlass };
   }
 
+}
+
+/** A store failure as the client sees it: the store's own client error, else 'approval store unavailable'. */
+function storeError(err: unknown): ClientError {
+  return err instanceof ClientError ? err : clientErrors.storeUnavailable(String((err as Error)?.message ?? err));
 }

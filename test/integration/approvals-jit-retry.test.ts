@@ -3,7 +3,8 @@
 import pg from 'pg';
 import t from 'tap';
 import { examplePolicy, startAirlock } from '../helpers/airlock.js';
-import { api, cli, ranMessage, send, sendHeld, until } from '../helpers/approval-e2e.js';
+import { api, auditRecords, cli, ranMessage, send, sendHeld, until } from '../helpers/approval-e2e.js';
+import { scrape } from '../helpers/prom-text.js';
 import { requireBuild } from '../helpers/airlock-process.js';
 import { dedicatedRedisDb } from '../helpers/redis-db.js';
 import { requireService } from '../helpers/services.js';
@@ -63,11 +64,19 @@ t.test('a JIT window lets the requester run matching statements until it expires
   const first = await opened.result;
   t.notOk(first instanceof Error, ranMessage(first));
 
+  const before = await scrape(airlock.adminUrl);
   const inWindow = send(alice, 'INSERT INTO airlock_jit VALUES (2)');
   t.equal(await inWindow.first, 'ran', 'no hold inside the window');
   const second = await inWindow.result;
   t.notOk(second instanceof Error, ranMessage(second));
   t.same(await ids('airlock_jit'), [1, 2]);
+  // Regression (fresh-user report): a statement the window let run was audited and counted as a hold.
+  const decided = auditRecords(airlock.dir).filter((r) => r.type === 'statement.decided' && r.sql === 'INSERT INTO airlock_jit VALUES (2)');
+  t.match(decided, [{ decision: 'allow', source: 'jit', rule: 'jit-maintenance', grant_id: `jit-${opened.id}` }], 'audited as allowed by the window');
+  const after1 = await scrape(airlock.adminUrl);
+  const counted = (s: typeof before, decision: string) => s.value('airlock_statements_total', { protocol: 'postgres', resource: 'orders', decision });
+  t.equal(counted(after1, 'allow') - counted(before, 'allow'), 1, 'counted as allow');
+  t.equal(counted(after1, 'hold') - counted(before, 'hold'), 0, 'not as hold');
 
   t.match(await grants(), [{ id: `jit-${opened.id}`, requester: 'alice@corp.com' }], 'the window is listed while open');
 
