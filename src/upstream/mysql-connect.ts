@@ -44,6 +44,8 @@ export interface MysqlUpstream {
   /** Flags in force on this leg. */
   readonly capabilities: number;
   readonly sqlMode?: string;
+  /** @@GLOBAL.sql_mode at login: what `SET sql_mode = DEFAULT` gives the session. */
+  readonly globalSqlMode?: string;
   readonly status: number;
 }
 
@@ -134,14 +136,16 @@ export async function connectUpstreamMysql(target: MysqlTarget, opts: MysqlConne
       throw new MysqlUpstreamError(`unexpected packet 0x${(kind ?? 0).toString(16)} from upstream during login`);
     }
     let sqlMode: string | undefined;
+    let globalSqlMode: string | undefined;
     if (opts.readSqlMode) {
-      const rows = await simpleQuery(socket, reader, 'SELECT @@SESSION.sql_mode', (caps & Capability.DeprecateEof) !== 0);
+      const rows = await simpleQuery(socket, reader, 'SELECT @@SESSION.sql_mode, @@GLOBAL.sql_mode', (caps & Capability.DeprecateEof) !== 0);
       sqlMode = rows[0]?.[0] ?? undefined;
+      globalSqlMode = rows[0]?.[1] ?? undefined;
     }
     const rest = reader.detach();
     if (rest.length > 0) throw new MysqlUpstreamError('upstream sent unexpected packets after login');
     clearTimeout(timer);
-    return { socket, framer, greeting, threadId: greeting.connectionId, flavour: flavourOf(greeting.serverVersion), capabilities: caps, sqlMode, status: greeting.status };
+    return { socket, framer, greeting, threadId: greeting.connectionId, flavour: flavourOf(greeting.serverVersion), capabilities: caps, sqlMode, globalSqlMode, status: greeting.status };
   } catch (err) {
     clearTimeout(timer);
     socket.destroy();

@@ -244,3 +244,20 @@ t.test('a client sending one byte at a time', async (t) => {
   await c.end();
   trickle.close();
 });
+
+// Regression (fresh-user report): after SET SESSION sql_mode = DEFAULT airlock no longer knew how the
+// session lexes, so every later statement was held as unparseable.
+t.test('SET sql_mode = DEFAULT returns to the global mode airlock read at login', async (t) => {
+  const c = await a.connect();
+  t.teardown(() => c.end());
+  await c.query(`SET SESSION sql_mode = 'ANSI_QUOTES'`);
+  const [ansi] = await c.query(`SELECT "id" AS col FROM ${P}hold WHERE id = 1`);
+  t.same(ansi, [{ col: 1 }], 'in ANSI_QUOTES "id" is a column');
+  await c.query('SET SESSION sql_mode = DEFAULT');
+  const [back] = await c.query(`SELECT "id" AS col FROM ${P}hold WHERE id = 1`);
+  t.same(back, [{ col: 'id' }], 'after DEFAULT "id" is a string again, and the statement is not held');
+  await c.query('SET @@session.sql_mode = @@global.sql_mode');
+  const [again] = await c.query('SELECT 1 AS one');
+  t.same(again, [{ one: 1 }], '= @@global.sql_mode too');
+  t.equal((await a.daemon.approvalBroker.list({ states: ['pending'] })).length, 0, 'nothing was held');
+});

@@ -2,9 +2,9 @@
 
 import { BlockTracker } from './blocks.js';
 import { LexError, Lexer, type LexOptions, type Token } from './scanner.js';
-import { SQL_MODE_UNKNOWN, parseSqlMode, sqlModeOfTokens } from './sql-mode.js';
+import { SQL_MODE_DEFAULT, SQL_MODE_UNKNOWN, parseSqlMode, sqlModeOfTokens } from './sql-mode.js';
 
-export { SQL_MODE_UNKNOWN, parseSqlMode, sqlModeOfTokens };
+export { SQL_MODE_DEFAULT, SQL_MODE_UNKNOWN, parseSqlMode, sqlModeOfTokens };
 export type { LexOptions, Token, TokenType } from './scanner.js';
 
 export interface SplitStatement {

@@ -4,6 +4,8 @@ import type { Token } from './lexer.js';
 
 /** sqlModeAssignment's answer when sql_mode is assigned something a lexer cannot evaluate. */
 export const SQL_MODE_UNKNOWN = '\u0000unknown';
+/** sqlModeOfTokens' answer for `SET sql_mode = DEFAULT` (or = @@GLOBAL.sql_mode): the server's global mode. */
+export const SQL_MODE_DEFAULT = '\u0000default';
 
 export interface Mode {
   ansiQuotes: boolean;
@@ -15,7 +17,8 @@ const ANSI_QUOTES_MODES = new Set(['ANSI_QUOTES', 'ANSI', 'DB2', 'MAXDB', 'MSSQL
 
 /** Returns undefined when the mode changes the grammar beyond quoting (MariaDB ORACLE mode parses PL/SQL). */
 export function parseSqlMode(sqlMode: string | undefined, server: 'mysql' | 'mariadb' = 'mysql'): Mode | undefined {
-  if (sqlMode === SQL_MODE_UNKNOWN) return undefined;
+  // The global mode is known to the session (SessionText), not to the lexer.
+  if (sqlMode === SQL_MODE_UNKNOWN || sqlMode === SQL_MODE_DEFAULT) return undefined;
   const parts = (sqlMode ?? '').toUpperCase().split(',').map((p) => p.trim());
   if (server === 'mariadb' && parts.includes('ORACLE')) return undefined;
   return {
@@ -28,7 +31,8 @@ const SESSION_SCOPES = new Set(['SESSION', 'LOCAL']);
 
 /**
  * The sql_mode a SET statement gives this session, from its tokens: the literal value,
- * SQL_MODE_UNKNOWN when assigned an expression (DEFAULT, @var, CONCAT...), or undefined.
+ * SQL_MODE_DEFAULT for DEFAULT or @@GLOBAL.sql_mode, SQL_MODE_UNKNOWN when assigned an expression
+ * (@var, CONCAT...), or undefined.
  */
 export function sqlModeOfTokens(tokens: readonly Token[]): string | undefined {
   if (tokens[0]?.up !== 'SET') return undefined;
@@ -52,7 +56,9 @@ export function sqlModeOfTokens(tokens: readonly Token[]): string | undefined {
       const v = tokens[j + 1];
       const after = tokens[j + 2];
       const single = after === undefined || after.value === ',';
-      result = v && single && (v.type === 'string' || v.type === 'hex') ? v.value : SQL_MODE_UNKNOWN;
+      if (v && single && (v.type === 'string' || v.type === 'hex')) result = v.value;
+      else if (v && single && ((v.type === 'word' && v.up === 'DEFAULT') || (v.type === 'sysvar' && v.value === 'global.sql_mode'))) result = SQL_MODE_DEFAULT;
+      else result = SQL_MODE_UNKNOWN;
     }
     // Skip to the next top-level comma: one assignment each.
     let depth = 0;

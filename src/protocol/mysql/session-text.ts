@@ -2,7 +2,7 @@
 // how later statements lex and resolve, USE / COM_INIT_DB checked against the resource, and KILL targets.
 
 import type { ClassifyContext } from '../../classify/types.js';
-import { splitStatements, sqlModeOfTokens, type LexOptions, type Token } from '../../classify/mysql/lexer.js';
+import { SQL_MODE_DEFAULT, SQL_MODE_UNKNOWN, splitStatements, sqlModeOfTokens, type LexOptions, type Token } from '../../classify/mysql/lexer.js';
 import type { ResourceSpec } from '../../policy/types.js';
 
 export interface KillTarget {
@@ -23,7 +23,7 @@ export class SessionText {
   private database: string | undefined;
 
   constructor(
-    private readonly initial: { sqlMode?: string; database?: string; server: 'mysql' | 'mariadb'; version?: string },
+    private readonly initial: { sqlMode?: string; globalSqlMode?: string; database?: string; server: 'mysql' | 'mariadb'; version?: string },
   ) {
     this.sqlMode = initial.sqlMode;
     this.database = initial.database;
@@ -65,7 +65,9 @@ export class SessionText {
     if (!/sql_mode|\buse\b/i.test(sql)) return;
     for (const tokens of this.split(sql) ?? []) {
       const mode = sqlModeOfTokens(tokens);
-      if (mode !== undefined) this.sqlMode = mode;
+      // DEFAULT is the global mode read at login (regression: every later statement was held as unparseable).
+      if (mode === SQL_MODE_DEFAULT) this.sqlMode = this.initial.globalSqlMode ?? SQL_MODE_UNKNOWN;
+      else if (mode !== undefined) this.sqlMode = mode;
       if (tokens.length === 2 && tokens[0]!.up === 'USE') this.database = tokens[1]!.value;
     }
   }

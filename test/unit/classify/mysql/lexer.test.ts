@@ -2,6 +2,7 @@
 
 import t from 'tap';
 import {
+  SQL_MODE_DEFAULT,
   SQL_MODE_UNKNOWN,
   splitStatements,
   sqlModeAssignment,
@@ -106,7 +107,8 @@ t.test('sqlModeAssignment', async (t) => {
   t.equal(sqlModeAssignment("SET @@sql_mode := 'ANSI'"), 'ANSI');
   t.equal(sqlModeAssignment("SET @@SESSION.sql_mode = 'TRADITIONAL'"), 'TRADITIONAL');
   t.equal(sqlModeAssignment("SET NAMES utf8mb4, sql_mode = 'ANSI'"), 'ANSI');
-  t.equal(sqlModeAssignment('SET sql_mode = DEFAULT'), SQL_MODE_UNKNOWN);
+  t.equal(sqlModeAssignment('SET sql_mode = DEFAULT'), SQL_MODE_DEFAULT, 'DEFAULT: the global mode, which the session knows');
+  t.equal(sqlModeAssignment('SET sql_mode = @@GLOBAL.sql_mode'), SQL_MODE_DEFAULT);
   t.equal(sqlModeAssignment('SET sql_mode = @old'), SQL_MODE_UNKNOWN);
   t.equal(sqlModeAssignment("SET GLOBAL sql_mode = 'ANSI'"), undefined, 'the global value does not change this session');
   t.equal(sqlModeAssignment("SET @@global.sql_mode = 'ANSI'"), undefined);
