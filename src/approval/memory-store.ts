@@ -1,7 +1,7 @@
 // In-memory ApprovalStore: one instance, no Redis. Each method runs to completion without awaiting, so every transition is atomic.
 
 import type { ApprovalRequest, ApprovalStore, ApprovalVote, JitGrant, NewRequest, RequestState, TransitionOutcome } from './types.js';
-import { thresholdReached } from './threshold.js';
+import { runsInHoldingSession, thresholdReached } from './threshold.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -102,7 +102,9 @@ export class MemoryApprovalStore implements ApprovalStore {
       if (r.state !== 'pending' && r.expires_at + this.retentionMs < now) this.requests.delete(id);
     }
     for (const r of this.requests.values()) {
-      if (r.state !== 'pending' || r.lease_until >= now) continue;
+      // As in the Redis store: an approved request its dead holder never ran is abandoned too.
+      const open = r.state === 'pending' || (r.state === 'approved' && runsInHoldingSession(r));
+      if (!open || r.lease_until >= now) continue;
       r.state = 'abandoned';
       r.final_at = now;
       r.final_reason = `lease of ${r.instance_id} ran out`;

@@ -120,11 +120,15 @@ end
 return {'renewed'}
 `;
 
-/** ARGV[3] = now. A pending request whose holder stopped renewing becomes abandoned: it can never run later. */
+/**
+ * ARGV[3] = now. A pending request whose holder stopped renewing becomes abandoned: it can never run later.
+ * So does an approved one its holder's session was to run (held_run = 1) but never claimed: the holder
+ * died between the approval and the run.
+ */
 const REAP = `
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return {'not_found'} end
-if state ~= 'pending' then return {'final'} end
+if state ~= 'pending' and not (state == 'approved' and redis.call('HGET', KEYS[1], 'held_run') == '1') then return {'final'} end
 if tonumber(redis.call('HGET', KEYS[1], 'lease_until')) >= tonumber(ARGV[3]) then return {'live'} end
 redis.call('HSET', KEYS[1], 'state', 'abandoned', 'final_at', ARGV[3],
   'final_reason', 'lease of ' .. redis.call('HGET', KEYS[1], 'instance_id') .. ' ran out')

@@ -5,6 +5,7 @@ import { AirlockError } from '../errors.js';
 import type { ApprovalRequest, ApprovalStore, ApprovalVote, JitGrant, NewRequest, RequestState, TransitionOutcome } from './types.js';
 import { APPROVAL_SCRIPTS, type ApprovalScriptName } from './redis-scripts.js';
 import { connectRedis, failFastOptions, parseRedisUrl, subscriberOptions, type RedisClient } from './redis-connect.js';
+import { runsInHoldingSession } from './threshold.js';
 
 export interface RedisApprovalStoreOptions {
   /** redis://, redis+sentinel:// or redis+cluster:// (see redis-connect.ts). */
@@ -94,6 +95,8 @@ export class RedisApprovalStore implements ApprovalStore {
       min_approvals: String(req.approval.min_approvals),
       all_groups: req.approval.all_groups_must_approve ? '1' : '0',
       approver_groups: JSON.stringify(req.approval.approvers),
+      // Approved, only the holding session may run it; retry and JIT approvals are used later by design.
+      held_run: runsInHoldingSession(req) ? '1' : '0',
       retain_until: String(retainUntil),
     };
     const reply = await this.script('airlockCreate', req.id, String(retainUntil), ...Object.entries(fields).flat());

@@ -1,7 +1,8 @@
-// When enough distinct people have approved: the rule both stores apply (the Redis Lua script mirrors it).
+// Rules both stores apply (the Redis Lua scripts mirror them): when enough distinct people have approved,
+// and which approvals die with the replica holding their connection.
 
 import type { ApprovalSpec } from '../policy/types.js';
-import type { ApprovalVote } from './types.js';
+import type { ApprovalRequest, ApprovalVote } from './types.js';
 
 /**
  * Votes are already one per person (stores de-duplicate by email). min_approvals counts people.
@@ -30,4 +31,13 @@ export function groupsCoveredByDistinctPeople(groups: readonly string[], voterGr
     return false;
   };
   return groups.every((g) => tryAssign(g, new Set()));
+}
+
+/**
+ * The session holding the connection runs the statement once approved (hold: wait, per command): the
+ * stores abandon such an approval if that session's replica dies before running it. Retry and JIT
+ * approvals are used later by design.
+ */
+export function runsInHoldingSession(req: Pick<ApprovalRequest, 'approval' | 'sql'>): boolean {
+  return req.sql !== '' && req.approval.hold === 'wait' && req.approval.mode === 'per_command';
 }

@@ -230,6 +230,25 @@ export function runStoreContract(name: string, makePair: () => Promise<StorePair
       t.notOk((await a.reapAbandoned(now + 2000)).some((r) => r.id === held.id), 'reaped once');
     });
 
+    // Regression: a replica that died between an approval and its run left the request 'approved' forever.
+    t.test('an approval its dead holder never ran is abandoned; retry and JIT approvals are not', async (t) => {
+      const now = Date.now();
+      const lease = { instance_id: 'replica-a', lease_until: now + 1000 };
+      const waited = await a.create(newRequest(lease));
+      const retry = await a.create(newRequest({ ...lease, approval: spec({ hold: 'retry' }) }));
+      const jit = await a.create(newRequest({ ...lease, approval: spec({ mode: 'jit', jit_duration_ms: 60_000 }) }));
+      const live = await a.create(newRequest({ instance_id: 'replica-a', lease_until: now + 100_000 }));
+      for (const r of [waited, retry, jit, live]) t.match(await a.approve(r.id, vote('bob@corp.com', ['dba'])), { ok: true });
+      t.notOk((await b.reapAbandoned(now + 500)).some((r) => r.id === waited.id), 'not before the lease runs out');
+      const ids = (await b.reapAbandoned(now + 2000)).map((r) => r.id);
+      t.ok(ids.includes(waited.id), 'the approved, unclaimed wait request is abandoned');
+      t.notOk(ids.includes(retry.id) || ids.includes(jit.id), 'retry and JIT approvals stay usable');
+      t.notOk(ids.includes(live.id), 'a live holder keeps its approval');
+      t.equal((await a.get(waited.id))?.state, 'abandoned');
+      t.match(await a.markExecuted(waited.id), { ok: false }, 'and can never run');
+      t.match(await a.markExecuted(live.id), { ok: true, request: { state: 'executed' } }, 'the live one runs');
+    });
+
     t.test('subscribe delivers changes made on the other replica', async (t) => {
       const req = await a.create(newRequest());
       const seen = nextChange(a, req.id, 'approved');
