@@ -223,7 +223,7 @@ export class MysqlListener extends SessionListener<MysqlRelay, LiveSession> {
       gate: this.deps.gate,
       audit,
       capabilities: agreed,
-      text: new SessionText({ sqlMode: upstream.sqlMode, globalSqlMode: upstream.globalSqlMode, database: resource.database, server: upstream.flavour }),
+      text: new SessionText({ sqlMode: upstream.sqlMode, globalSqlMode: upstream.globalSqlMode, charset: upstream.charset, globalCharset: upstream.globalCharset, database: resource.database, server: upstream.flavour }),
       tls: hs.tlsActive,
       hooks: this.hooks(hs),
       observer: this.deps.relayObserver,

@@ -10,7 +10,7 @@ import type { ResourceSpec } from '../policy/types.js';
 import { PgFramer, type PgFrame } from '../protocol/pg/framer.js';
 import { decodeStartup, FrontendCode } from '../protocol/pg/frontend.js';
 import * as msg from '../protocol/pg/messages.js';
-import { PgRelay } from '../protocol/pg/relay.js';
+import { LEXING_SETTINGS, PgRelay } from '../protocol/pg/relay.js';
 import { authFailedError, ScramServerExchange, tlsServerEndPoint } from '../protocol/pg/scram-server.js';
 import { connectUpstreamPg, sendCancelRequest } from '../upstream/pg-connect.js';
 import { StartupFrameReader } from './frame-reader.js';
@@ -250,7 +250,8 @@ export class PgListener extends SessionListener<PgRelay, LiveSession> {
     for (const frame of upstream.parameterStatus) {
       const body = frame.subarray(5);
       const end = body.indexOf(0);
-      if (body.toString('utf8', 0, end) === 'standard_conforming_strings') settings.set('standard_conforming_strings', body.toString('utf8', end + 1, body.length - 1));
+      const name = body.toString('utf8', 0, end);
+      if (LEXING_SETTINGS.has(name)) settings.set(name, body.toString('utf8', end + 1, body.length - 1));
     }
     const session = {
       sessionId: ctx.sessionId,

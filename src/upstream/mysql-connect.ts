@@ -46,6 +46,9 @@ export interface MysqlUpstream {
   readonly sqlMode?: string;
   /** @@GLOBAL.sql_mode at login: what `SET sql_mode = DEFAULT` gives the session. */
   readonly globalSqlMode?: string;
+  /** character_set_client after login (from the client's handshake collation), and its global default. */
+  readonly charset?: string;
+  readonly globalCharset?: string;
   readonly status: number;
 }
 
@@ -137,15 +140,16 @@ export async function connectUpstreamMysql(target: MysqlTarget, opts: MysqlConne
     }
     let sqlMode: string | undefined;
     let globalSqlMode: string | undefined;
+    let charset: string | undefined;
+    let globalCharset: string | undefined;
     if (opts.readSqlMode) {
-      const rows = await simpleQuery(socket, reader, 'SELECT @@SESSION.sql_mode, @@GLOBAL.sql_mode', (caps & Capability.DeprecateEof) !== 0);
-      sqlMode = rows[0]?.[0] ?? undefined;
-      globalSqlMode = rows[0]?.[1] ?? undefined;
+      const rows = await simpleQuery(socket, reader, 'SELECT @@SESSION.sql_mode, @@GLOBAL.sql_mode, @@SESSION.character_set_client, @@GLOBAL.character_set_client', (caps & Capability.DeprecateEof) !== 0);
+      [sqlMode, globalSqlMode, charset, globalCharset] = (rows[0] ?? []).map((v) => v ?? undefined);
     }
     const rest = reader.detach();
     if (rest.length > 0) throw new MysqlUpstreamError('upstream sent unexpected packets after login');
     clearTimeout(timer);
-    return { socket, framer, greeting, threadId: greeting.connectionId, flavour: flavourOf(greeting.serverVersion), capabilities: caps, sqlMode, globalSqlMode, status: greeting.status };
+    return { socket, framer, greeting, threadId: greeting.connectionId, flavour: flavourOf(greeting.serverVersion), capabilities: caps, sqlMode, globalSqlMode, charset, globalCharset, status: greeting.status };
   } catch (err) {
     clearTimeout(timer);
     socket.destroy();

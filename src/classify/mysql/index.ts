@@ -5,6 +5,9 @@ import { splitStatements, type LexOptions, type Token } from './lexer.js';
 import type { Session } from './analysis.js';
 import { classifyStatement } from './statement.js';
 import { Unparseable } from './query.js';
+import { characterSetOfTokens, isAsciiUnsafeCharset } from './charset.js';
+
+const NON_ASCII = /[^\u0000-\u007f]/;
 
 /** Statements the server refuses inside PREPARE / EXECUTE IMMEDIATE text; refusing them also bounds recursion. */
 const NOT_PREPARABLE = new Set(['PREPARE', 'EXECUTE', 'DEALLOCATE', 'USE', 'HELP']);
@@ -25,16 +28,28 @@ export function createMysqlClassifier(): Classifier {
 }
 
 function classifyString(sql: string, ctx: ClassifyContext): Classification {
+  // Text that is all ASCII reads the same in every character set: only other bytes can hide a quote.
+  const ascii = !NON_ASCII.test(sql);
+  const charset = ctx.settings?.character_set_client;
+  if (!ascii && isAsciiUnsafeCharset(charset)) return unsafeCharset(charset!);
   const opts: LexOptions = { sqlMode: ctx.settings?.sql_mode, server: ctx.server ?? 'mysql', version: ctx.settings?.version };
   const split = splitStatements(sql, opts);
   if (!split.ok) return { unparseable: true, reason: split.reason };
   const session = newSession(opts, ctx.database);
   const statements: StatementClass[] = [];
-  for (const stmt of split.statements) {
+  for (const [i, stmt] of split.statements.entries()) {
     session.sqlMode = stmt.sqlMode;
     statements.push(classifyStatement(stmt.tokens, session));
+    // The server reads the rest of the string in the new character set.
+    const changed = characterSetOfTokens(stmt.tokens);
+    if (!ascii && changed !== undefined && isAsciiUnsafeCharset(changed) && i < split.statements.length - 1) return unsafeCharset(changed);
   }
   return { statements };
+}
+
+function unsafeCharset(name: string): Classification {
+  const shown = name.startsWith('\u0000') ? 'one airlock cannot tell' : name;
+  return { unparseable: true, reason: `character set ${shown} can hide quotes and backslashes inside characters; use utf8mb4` };
 }
 
 interface MutableSession extends Session {

@@ -11,6 +11,17 @@ import { unwrap, isObject } from './walker.js';
 const PG_WHITESPACE_ONLY = /^[ \t\n\r\f\v]*$/;
 
 /** standard_conforming_strings as the server would read the setting; undefined when unreadable. */
+/**
+ * PostgreSQL's client-only encodings: a multi-byte character's second byte can be an ASCII quote or
+ * backslash, so the server reads `'\x81\x5c'` as one character where a UTF-8 reading sees a backslash.
+ * airlock parses UTF-8; text in these encodings cannot be classified with certainty.
+ */
+const ASCII_UNSAFE_ENCODINGS = new Set(['SJIS', 'SHIFT_JIS_2004', 'BIG5', 'GBK', 'UHC', 'GB18030', 'JOHAB']);
+
+export function isAsciiUnsafeClientEncoding(name: string | undefined): boolean {
+  return name !== undefined && ASCII_UNSAFE_ENCODINGS.has(name.trim().toUpperCase().replace(/-/g, '_'));
+}
+
 function scsOn(ctx: ClassifyContext | undefined): boolean | undefined {
   const value = ctx?.settings?.['standard_conforming_strings'];
   if (value === undefined) return true;
@@ -43,6 +54,9 @@ export class PgClassifier implements LiteralAwareClassifier {
     if (typeof sql !== 'string') return unparseable('query is not text');
     // The parser reads a C string and would stop at NUL; the server refuses such a query outright.
     if (sql.includes('\0')) return unparseable('NUL byte in query text');
+    const encoding = ctx?.settings?.['client_encoding'];
+    // All-ASCII text reads the same in every encoding: only other bytes can hide a quote or backslash.
+    if (isAsciiUnsafeClientEncoding(encoding) && /[^\u0000-\u007f]/.test(sql)) return unparseable(`client_encoding ${encoding} can hide quotes and backslashes inside characters; use UTF8`);
     if (PG_WHITESPACE_ONLY.test(sql)) return { classification: { statements: [] }, constantOffsets: new Set() };
     const scs = scsOn(ctx);
     if (scs === undefined) return unparseable('unreadable standard_conforming_strings setting');

@@ -3,6 +3,7 @@
 
 import type { ClassifyContext } from '../../classify/types.js';
 import { SQL_MODE_DEFAULT, SQL_MODE_UNKNOWN, splitStatements, sqlModeOfTokens, type LexOptions, type Token } from '../../classify/mysql/lexer.js';
+import { CHARSET_DEFAULT, CHARSET_UNKNOWN, characterSetOfTokens, isAsciiUnsafeCharset } from '../../classify/mysql/charset.js';
 import type { ResourceSpec } from '../../policy/types.js';
 
 export interface KillTarget {
@@ -20,12 +21,17 @@ export interface SchemaSwitch {
 
 export class SessionText {
   private sqlMode: string | undefined;
+  private charset: string | undefined;
   private database: string | undefined;
 
   constructor(
-    private readonly initial: { sqlMode?: string; globalSqlMode?: string; database?: string; server: 'mysql' | 'mariadb'; version?: string },
+    private readonly initial: {
+      sqlMode?: string; globalSqlMode?: string; charset?: string; globalCharset?: string;
+      database?: string; server: 'mysql' | 'mariadb'; version?: string;
+    },
   ) {
     this.sqlMode = initial.sqlMode;
+    this.charset = initial.charset;
     this.database = initial.database;
   }
 
@@ -34,7 +40,11 @@ export class SessionText {
    * written unqualified (`users`), while unqualified names still match `*.users` rules (fail closed).
    */
   classifyContext(): ClassifyContext {
-    return { server: this.initial.server, ...(this.sqlMode !== undefined ? { settings: { sql_mode: this.sqlMode } } : {}) };
+    const settings: Record<string, string> = {};
+    if (this.sqlMode !== undefined) settings.sql_mode = this.sqlMode;
+    // Only an unsafe character set goes in: every variation is a separate classifier cache entry.
+    if (isAsciiUnsafeCharset(this.charset)) settings.character_set_client = this.charset!;
+    return { server: this.initial.server, ...(Object.keys(settings).length > 0 ? { settings } : {}) };
   }
 
   /** The schema the session is in (after USE / COM_INIT_DB), for logs. */
@@ -54,6 +64,7 @@ export class SessionText {
   /** After a COM_RESET_CONNECTION or COM_CHANGE_USER the server forgets session settings. */
   reset(): void {
     this.sqlMode = this.initial.sqlMode;
+    this.charset = this.initial.charset;
   }
 
   setDatabase(name: string): void {
@@ -62,8 +73,11 @@ export class SessionText {
 
   /** Tracks SET sql_mode and USE in a statement string that was forwarded. */
   afterForward(sql: string): void {
-    if (!/sql_mode|\buse\b/i.test(sql)) return;
+    if (!/sql_mode|\buse\b|names|char/i.test(sql)) return;
     for (const tokens of this.split(sql) ?? []) {
+      const charset = characterSetOfTokens(tokens);
+      if (charset === CHARSET_DEFAULT) this.charset = this.initial.globalCharset ?? CHARSET_UNKNOWN;
+      else if (charset !== undefined) this.charset = charset;
       const mode = sqlModeOfTokens(tokens);
       // DEFAULT is the global mode read at login (regression: every later statement was held as unparseable).
       if (mode === SQL_MODE_DEFAULT) this.sqlMode = this.initial.globalSqlMode ?? SQL_MODE_UNKNOWN;

@@ -14,6 +14,10 @@ import { ExtendedBatch, UNKNOWN_PORTAL, type PendingStatement } from './extended
 import { FrontendCode, decodeQuery } from './frontend.js';
 import { errorResponse, readyForQuery } from './messages.js';
 import { ResponseTracker, type StatementOutcome } from './response-tracker.js';
+import { isAsciiUnsafeClientEncoding } from '../../classify/pg/classifier.js';
+
+/** ParameterStatus settings that change how the server reads statement text, so classification follows them. */
+export const LEXING_SETTINGS: ReadonlySet<string> = new Set(['standard_conforming_strings', 'client_encoding']);
 
 export interface RelayObserver {
   statementFinished?(protocol: 'postgres', seconds: number, upstreamSeconds: number): void;
@@ -147,9 +151,7 @@ export class PgRelay {
       const end = frame.body.indexOf(0);
       if (end > 0) {
         const name = frame.body.toString('utf8', 0, end);
-        if (name === 'standard_conforming_strings') {
-          this.o.settings.set(name, frame.body.toString('utf8', end + 1, frame.body.length - 1));
-        }
+        if (LEXING_SETTINGS.has(name)) this.o.settings.set(name, frame.body.toString('utf8', end + 1, frame.body.length - 1));
       }
     }
     this.tracker.observe(frame.type, frame.body);
@@ -343,9 +345,13 @@ export class PgRelay {
     return verdict;
   }
 
+  /** Only settings that change the classification go in: every variation is a separate cache entry. */
   private classifyContext() {
-    const scs = this.o.settings.get('standard_conforming_strings');
-    return scs === 'off' ? { settings: { standard_conforming_strings: 'off' } } : undefined;
+    const settings: Record<string, string> = {};
+    if (this.o.settings.get('standard_conforming_strings') === 'off') settings.standard_conforming_strings = 'off';
+    const encoding = this.o.settings.get('client_encoding');
+    if (isAsciiUnsafeClientEncoding(encoding)) settings.client_encoding = encoding!;
+    return Object.keys(settings).length > 0 ? { settings } : undefined;
   }
 
   private admit(sql: string, params: readonly (string | null)[], verdict: Verdict): boolean {
