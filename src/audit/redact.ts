@@ -1,6 +1,7 @@
 // What the writer removes or transforms before a payload is hashed: secrets, SQL text in hash mode.
 
 import { createHash } from 'node:crypto';
+import { redactSqlSecrets } from './sql-secrets.js';
 
 /** A field whose name contains one of these words is dropped, at any depth. */
 const SECRET_NAME = /password|passwd|token|secret/i;
@@ -20,7 +21,8 @@ export function isSecretFieldName(name: string): boolean {
 /**
  * Returns a JSON-safe copy of the caller's fields: secrets dropped, values canonical JSON cannot
  * hold turned into strings (bigint, non-finite numbers, dates, bytes), undefined and functions
- * dropped, and in hash mode `sql` replaced by `sql_sha256`. In text mode SQL longer than sqlMaxBytes
+ * dropped, and in hash mode `sql` replaced by `sql_sha256`. In text mode password literals in the SQL
+ * are masked (`sql_redacted`), and SQL longer than sqlMaxBytes
  * keeps its first sqlMaxBytes bytes, with `sql_sha256` and `sql_bytes` of the whole text: a 64 MiB
  * statement would otherwise be written whole into every record about it, yet the hash still pins it.
  */
@@ -33,13 +35,19 @@ export function sanitizeFields(fields: Readonly<Record<string, unknown>>, sqlMod
     delete clean.sql;
     return clean;
   }
+  const secrets = redactSqlSecrets(text);
+  if (secrets.redacted) {
+    clean.sql = secrets.text;
+    clean.sql_redacted = true;
+  }
   const bytes = Buffer.byteLength(text, 'utf8');
   if (bytes > sqlMaxBytes) {
-    clean.sql = utf8Prefix(text, sqlMaxBytes);
+    clean.sql = utf8Prefix(secrets.text, sqlMaxBytes);
     clean.sql_truncated = true;
     clean.sql_bytes = bytes;
-    clean.sql_sha256 = sha256Hex(text);
   }
+  // The digest of the statement as sent still pins it when the text was cut or its passwords masked.
+  if (secrets.redacted || bytes > sqlMaxBytes) clean.sql_sha256 = sha256Hex(text);
   return clean;
 }
 

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { ApprovalRequest, ApprovalVote } from '../types.js';
 import { visible } from '../../terminal-text.js';
+import { redactSqlSecrets } from '../../audit/sql-secrets.js';
 
 /** action_id of each button; the button's value is only the request id, a lookup key. */
 export const ACTION = { approve: 'airlock_approve', deny: 'airlock_deny', force: 'airlock_force' } as const;
@@ -75,7 +76,8 @@ export interface SqlView {
 }
 
 export function sqlView(sql: string, budget = SQL_BUDGET): SqlView {
-  const { shown, truncated } = escapedExcerpt(sql, budget);
+  // A channel is no place for a password literal; the SHA-256 below is still of the statement as sent.
+  const { shown, truncated } = escapedExcerpt(redactSqlSecrets(sql).text, budget);
   return {
     block: '```' + fenceSafe(shown) + (truncated ? '\n…' : '') + '```',
     truncated,
