@@ -54,7 +54,7 @@ export function beginHandshake(
     ),
   );
   // A stranger must not make airlock buffer megabytes: the handshake is a few hundred bytes.
-  const reader = new PacketSocketReader(socket, new MysqlFramer({ maxPayloadBytes: PRE_AUTH_MAX_PAYLOAD_BYTES }), 'client');
+  const reader = new PacketSocketReader(socket, new MysqlFramer({ maxPayloadBytes: PRE_AUTH_MAX_PAYLOAD_BYTES }), 'client', { rawAfterFirst: (p) => isSslRequest(p.payload) });
   return { socket, reader, connectionId, scramble, sessionId, remote, log, tlsActive: false, seq: 1 };
 }
 
@@ -81,9 +81,7 @@ export class MysqlClientAuth {
     let p = await hs.reader.next();
     if (isSslRequest(p.payload)) {
       if (!this.tlsOptions) throw protocolError('TLS was requested but airlock offers none');
-      if (hs.reader.queued > 0) throw protocolError('bytes after the SSLRequest, before the TLS handshake');
-      hs.reader.detach();
-      const secure = await this.upgrade(hs.socket);
+      const secure = await this.upgrade(hs.socket, hs.reader.detachRaw());
       Object.assign(hs, { socket: secure, tlsActive: true });
       hs.reader.rebind(secure);
       p = await hs.reader.next();
@@ -127,8 +125,14 @@ export class MysqlClientAuth {
     return { user, result };
   }
 
-  private upgrade(socket: net.Socket): Promise<tls.TLSSocket> {
+  /** early: the start of the TLS handshake, read together with the SSLRequest. */
+  private upgrade(socket: net.Socket, early: Buffer): Promise<tls.TLSSocket> {
     return new Promise((resolve, reject) => {
+      if (early.length > 0) {
+        // Paused, so the bytes stay buffered (nobody listens to 'data' now) until the TLS socket reads them.
+        socket.pause();
+        socket.unshift(early);
+      }
       const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: tls.createSecureContext(this.tlsOptions) });
       secure.once('secure', () => resolve(secure));
       secure.once('error', reject);

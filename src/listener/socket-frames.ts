@@ -28,11 +28,6 @@ export class SocketFrameQueue<F> {
     this.attach(socket);
   }
 
-  /** Frames received but not consumed yet. */
-  protected get backlog(): number {
-    return this.frames.length;
-  }
-
   next(): Promise<F> {
     const frame = this.frames.shift();
     if (frame !== undefined) return Promise.resolve(frame);

@@ -1,5 +1,5 @@
 // Exact packets through airlock: SEND_LONG_DATA bound into approvals, pipelined prepare + execute(0xFFFFFFFF),
-// COM_PING / STATISTICS / FIELD_LIST / RESET_CONNECTION, unsupported commands, pipelined auth.
+// COM_PING / STATISTICS / FIELD_LIST (judged) / RESET_CONNECTION, unsupported commands, pipelined auth.
 
 import t from 'tap';
 import { Command } from '../../src/protocol/mysql/codes.js';
@@ -9,10 +9,11 @@ import { cmd, rawClient, u32le } from '../helpers/mysql-raw.js';
 
 const P = 'myx_';
 const setup = await direct();
-await setup.query(`DROP TABLE IF EXISTS ${P}hold, ${P}free`);
+await setup.query(`DROP TABLE IF EXISTS ${P}hold, ${P}free, ${P}denied`);
 await setup.query(`CREATE TABLE ${P}hold (id INT PRIMARY KEY, body TEXT)`);
 await setup.query(`INSERT INTO ${P}hold VALUES (1, 'old')`);
 await setup.query(`CREATE TABLE ${P}free (id INT, name VARCHAR(10))`);
+await setup.query(`CREATE TABLE ${P}denied (id INT, secret TEXT)`);
 
 const a = await startAirlock(`  - name: held-writes
     match: {tables: ["${P}hold"], writes: true}
@@ -24,7 +25,7 @@ const a = await startAirlock(`  - name: held-writes
 `);
 t.teardown(async () => {
   await a.stop();
-  await setup.query(`DROP TABLE IF EXISTS ${P}hold, ${P}free`);
+  await setup.query(`DROP TABLE IF EXISTS ${P}hold, ${P}free, ${P}denied`);
   await setup.end();
 });
 
@@ -107,6 +108,24 @@ t.test('PING, STATISTICS, FIELD_LIST and RESET_CONNECTION are relayed', async (t
     t.equal(rows[rows.length - 2]!.payload.toString('latin1', 1), '1', 'the row');
     c.close();
   }
+});
+
+// Regression (tester report): COM_FIELD_LIST went to the server unjudged, so the column definitions of a
+// table under a deny rule were readable although DESC and SHOW COLUMNS of it were refused.
+t.test('FIELD_LIST is judged as SHOW COLUMNS FROM the table', async (t) => {
+  const c = await rawClient(a);
+  c.send(cmd(Command.FieldList, `${P}denied\0`));
+  const reply = await c.next();
+  t.equal(reply.payload[0], 0xff, 'an ERR, not column definitions');
+  t.match(decodeErr(reply.payload), { errno: 1142, message: /denied-table/ });
+  t.equal(reply.seq, 1);
+  c.send(cmd(Command.FieldList, `${P}denied\0id`));
+  t.equal(decodeErr((await c.next()).payload).errno, 1142, 'with a wildcard too');
+  c.send(cmd(Command.FieldList, `${P}free\0`));
+  const fields = await c.untilEnd();
+  t.same(fields.slice(0, -1).map((f) => f.payload.includes(Buffer.from(`${P}free`))), [true, true], 'an allowed table still lists its fields');
+  t.equal(fields.at(-1)!.payload[0], 0xfe);
+  c.close();
 });
 
 t.test('commands airlock does not relay are refused and the session goes on', async (t) => {

@@ -10,6 +10,16 @@ export function commandText(payload: Buffer): string {
   return payload.toString('utf8', 1);
 }
 
+/**
+ * COM_FIELD_LIST (table NUL [wildcard]) as the statement it equals, for the policy: it lists the
+ * table's column definitions just as SHOW COLUMNS does. The wildcard only narrows the columns.
+ */
+export function fieldListStatement(payload: Buffer): string {
+  const end = payload.indexOf(0, 1);
+  const table = payload.toString('utf8', 1, end < 0 ? payload.length : end);
+  return `SHOW COLUMNS FROM \`${table.replaceAll('`', '``')}\``;
+}
+
 export function statementId(payload: Buffer): number {
   if (payload.length < 5) throw new AirlockError('AIRLOCK_ERR_PROTOCOL', 'statement command without a statement id');
   return payload.readUInt32LE(1);

@@ -30,6 +30,7 @@ export class MysqlFramer {
   private partial: Buffer[] = [];
   private partialPayload = 0;
   private maxPayloadBytes: number;
+  private stopped = false;
 
   constructor(opts: { maxPayloadBytes?: number } = {}) {
     this.maxPayloadBytes = opts.maxPayloadBytes ?? Number.MAX_SAFE_INTEGER;
@@ -38,6 +39,23 @@ export class MysqlFramer {
   /** Small until the client has authenticated, the configured limit after (see the listener). */
   setMaxPayloadBytes(bytes: number): void {
     this.maxPayloadBytes = bytes;
+  }
+
+  /**
+   * From onPacket: the bytes behind this packet are not MySQL packets (a TLS ClientHello right behind
+   * an SSLRequest); they are kept as they came, unframed, until resume().
+   */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Frames again from a clean start; returns the bytes received since stop(). */
+  resume(): Buffer {
+    const rest = Buffer.concat(this.chunks, this.buffered);
+    this.chunks = [];
+    this.buffered = 0;
+    this.stopped = false;
+    return rest;
   }
 
   /** Bytes received but not yet part of a complete logical packet. */
@@ -55,7 +73,7 @@ export class MysqlFramer {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
     }
-    while (this.buffered >= 4) {
+    while (!this.stopped && this.buffered >= 4) {
       const header = this.peek(4);
       const len = header.readUIntLE(0, 3);
       if (this.buffered < 4 + len) {

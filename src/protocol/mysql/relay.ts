@@ -11,7 +11,7 @@ import { ClientError } from '../../errors.js';
 import type { SessionIdentity, StatementGate } from '../../session/gate.js';
 import { ClientInbox } from '../../listener/client-inbox.js';
 import { Capability, Command, Errno, sqlstateForErrno } from './codes.js';
-import { commandText } from './commands.js';
+import { commandText, fieldListStatement } from './commands.js';
 import { MysqlFramer, PacketTooLargeError, framePayload, type MysqlPacket } from './framer.js';
 import { encodeErr, encodeOk } from './packets.js';
 import { RelayControl, schemaDenied, type MysqlRelayHooks } from './relay-control.js';
@@ -252,7 +252,7 @@ export class MysqlRelay {
       case Command.StmtFetch:
         return this.statements.fetch(p);
       case Command.FieldList:
-        return this.gating.send(p.raw, { shape: 'rows' });
+        return this.gating.gateThen(fieldListStatement(p.payload), [], (requestId) => this.gating.send(p.raw, { shape: 'rows' }, requestId));
       case Command.InitDb:
         return this.control.initDb(p);
       case Command.ResetConnection:

@@ -57,3 +57,19 @@ t.test('a packet over the limit is refused as soon as its header says so', async
   const big = framePayload(Buffer.alloc(2000), 0);
   t.throws(() => f.push(big.subarray(0, 10), () => {}), PacketTooLargeError);
 });
+
+t.test('stop() from onPacket leaves the bytes behind that packet raw until resume()', async (t) => {
+  const f = new MysqlFramer({ maxPayloadBytes: 1000 });
+  const sslRequest = framePayload(Buffer.alloc(32, 1), 1);
+  const clientHello = Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]); // read as a MySQL header: 66326 bytes
+  const got: MysqlPacket[] = [];
+  f.push(Buffer.concat([sslRequest, clientHello]), (p) => {
+    got.push(p);
+    f.stop();
+  });
+  f.push(Buffer.from('more'), (p) => got.push(p));
+  t.equal(got.length, 1, 'the SSLRequest only');
+  t.same(f.resume(), Buffer.concat([clientHello, Buffer.from('more')]), 'the rest as it came, no size check');
+  const after = collect(f, [framePayload(Buffer.from('abc'), 2)]);
+  t.same(after.map((p) => p.payload.toString()), ['abc'], 'framing again after resume');
+});

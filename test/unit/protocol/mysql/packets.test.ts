@@ -2,7 +2,7 @@
 
 import t from 'tap';
 import { Capability } from '../../../../src/protocol/mysql/codes.js';
-import { decodeChangeUser, decodePrepareOk, decodeSendLongData, decodeStmtExecute } from '../../../../src/protocol/mysql/commands.js';
+import { decodeChangeUser, decodePrepareOk, decodeSendLongData, decodeStmtExecute, fieldListStatement } from '../../../../src/protocol/mysql/commands.js';
 import {
   decodeErr, decodeHandshakeResponse41, decodeHandshakeV10, decodeOk, encodeErr, encodeHandshakeResponse41, encodeHandshakeV10, encodeOk, encodeSslRequest,
   isEofOrOkTerminator, isSslRequest, terminatorStatus,
@@ -82,4 +82,12 @@ t.test('other command decoders', async (t) => {
   t.same(decodePrepareOk(Buffer.from([0, 3, 0, 0, 0, 2, 0, 1, 0, 0, 0, 0])), { statementId: 3, columns: 2, params: 1 });
   const cu = Buffer.concat([Buffer.from([0x11]), Buffer.from('bob@corp.com\0'), Buffer.from([2, 9, 9]), Buffer.from('shop\0'), Buffer.from([45, 0]), Buffer.from('mysql_native_password\0')]);
   t.same(decodeChangeUser(cu, Capability.SecureConnection | Capability.PluginAuth), { user: 'bob@corp.com', authResponse: Buffer.from([9, 9]), database: 'shop', collation: 45, authPlugin: 'mysql_native_password' });
+});
+
+t.test('COM_FIELD_LIST reads as SHOW COLUMNS FROM the quoted table; the wildcard is not part of it', async (t) => {
+  const fieldList = (rest: string) => fieldListStatement(Buffer.concat([Buffer.from([0x04]), Buffer.from(rest)]));
+  t.equal(fieldList('orders\0'), 'SHOW COLUMNS FROM `orders`');
+  t.equal(fieldList('orders\0id%'), 'SHOW COLUMNS FROM `orders`');
+  t.equal(fieldList('orders'), 'SHOW COLUMNS FROM `orders`', 'no NUL: the whole rest is the name');
+  t.equal(fieldList('x` FROM y; DROP TABLE z; --\0'), 'SHOW COLUMNS FROM `x`` FROM y; DROP TABLE z; --`', 'backticks doubled');
 });
