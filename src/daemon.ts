@@ -8,6 +8,7 @@ import { registerApprovalApi } from './approval/api.js';
 import { MemoryApprovalStore } from './approval/memory-store.js';
 import { RedisApprovalStore, redactUrl } from './approval/redis-store.js';
 import type { ApprovalStore } from './approval/types.js';
+import { keyFileInsideDir } from './audit/signing.js';
 import { AuditWriter } from './audit/writer.js';
 import { createClassifier, initClassifiers, classifierCacheStats } from './classify/index.js';
 import type { Classifier, Dialect } from './classify/types.js';
@@ -117,6 +118,10 @@ export class Daemon {
       // Errors that already say how to fix themselves (another process holds the chain) keep their own advice.
       const fix = /\bFix:/.test(message) ? '' : '. Fix: make the directory writable by the airlock user or set audit.dir';
       throw new AirlockError('AIRLOCK_ERR_AUDIT_WRITE', `cannot open the audit log in ${config.audit.dir}: ${message}${fix}`, { cause: err });
+    }
+    if (keyFileInsideDir(config.audit.signing_key, config.audit.dir)) {
+      log.warn({ signing_key: config.audit.signing_key, audit_dir: config.audit.dir },
+        'audit signing key is inside audit.dir: anyone who can write that directory can re-sign a forged chain. Fix: move the key to a path only airlock can read and set audit.signing_key');
     }
     await this.audit.append('policy.loaded', { sha256: this.policy.sha256, file: this.policy.file }, { sync: true });
 

@@ -8,8 +8,10 @@
  * Chain housekeeping (written by the writer itself):
  *   chain.genesis      { segment, key_id, public_key }                  first record of a chain
  *   segment.open       { segment, prev_segment, key_id, public_key }    first record of every later segment
- *   segment.close      { segment, records, recovered? }                 then a checkpoint ends the segment;
- *                      recovered: true when a crash left it open and the restarted writer closed it
+ *   segment.close      { segment, records, recovered?, next_segment? }  then a checkpoint ends the segment;
+ *                      recovered: true when a crash left it open and the restarted writer closed it;
+ *                      next_segment: the segment the chain goes on in (rotation, recovery), absent only
+ *                      at shutdown, so the last segment of a stopped chain ends with a close without it
  *   checkpoint         { segment, head_seq, head_hash, key_id, sig }    Ed25519 (signing.ts) over the canonical
  *                      { chain_id, segment, head_seq, head_hash, ts, key_id }; head = the record just before
  *   chain.recovered    { segment, offset, length, discarded_sha256, quarantine }   torn tail cut at open

@@ -1,7 +1,7 @@
 // The Ed25519 checkpoint key: created on first start, key id, signing and verifying chain heads.
 
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
+import fs, { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { AirlockError } from '../errors.js';
 import { canonicalJson } from './canonical.js';
@@ -64,6 +64,16 @@ export async function loadOrCreateSigningKey(file: string): Promise<SigningKey> 
     throw new AirlockError('AIRLOCK_ERR_CONFIG', `cannot create audit signing key ${file}: ${(err as Error).message}`, { cause: err });
   }
   return fromPrivateKey(privateKey);
+}
+
+/**
+ * Whoever can write the audit directory can rewrite the chain; if the key sits there too they can
+ * also re-sign it, and verification proves nothing. Symlinks are resolved where the paths exist.
+ */
+export function keyFileInsideDir(file: string, dir: string): boolean {
+  const real = (p: string): string => { try { return fs.realpathSync(p); } catch { return path.resolve(p); } };
+  const rel = path.relative(real(dir), real(file));
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
 }
 
 /** Public key PEM from a private or public key file (for `audit pubkey`). */

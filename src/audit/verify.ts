@@ -14,6 +14,9 @@
  *   `unsigned_tail` (a forged record appended with a correct hash is caught here). While the writer
  *   is live (its <chain_id>.live file names a running pid) the tail is reported as info only; a
  *   record forged then breaks the link of the writer's next record.
+ * - A chain that is not live must also end the way shutdown ends it (verify-end.ts): its last
+ *   segment's segment.close naming no next segment, then the checkpoint. Anything else is
+ *   `chain_not_closed`: a writer never restarted after a crash, or a cut right after a checkpoint.
  * - checkpoints.log holds a copy of every checkpoint. One naming a seq past the end of the chain is
  *   `truncated_after_checkpoint`; one naming a record that differs from the chain's is
  *   `checkpoint_head_mismatch`; one whose segment file is gone is `missing_segment`.
@@ -31,11 +34,12 @@ import { canonicalJson } from './canonical.js';
 import { GENESIS_PREV_HASH, hasValidHash, parseRecordLine, type AuditRecord } from './chain.js';
 import { CHECKPOINT_LOG, listChains, liveMarkerPath, processAlive, segmentName, splitLines, type SegmentFile } from './segments.js';
 import { keyIdOf, publicKeyFromPem, verifyCheckpoint } from './signing.js';
+import { chainEndProblem, chainNotClosedMessage, type EndingRecord } from './verify-end.js';
 
 export type FindingType =
   | 'hash_mismatch' | 'prev_hash_mismatch' | 'seq_gap' | 'seq_duplicate' | 'malformed_record'
   | 'bad_signature' | 'checkpoint_head_mismatch' | 'missing_segment' | 'truncated_after_checkpoint'
-  | 'unsigned_tail' | 'missing_checkpoint_log' | 'torn_tail_recovered' | 'unclosed_segment_recovered' | 'chain_break';
+  | 'unsigned_tail' | 'chain_not_closed' | 'missing_checkpoint_log' | 'torn_tail_recovered' | 'unclosed_segment_recovered' | 'chain_break';
 
 export interface Finding {
   readonly type: FindingType;
@@ -145,7 +149,9 @@ function verifyChain(chainId: string, segments: readonly SegmentFile[], live: bo
   let lastSigned = 0;
   let tailStart: { seq: number; offset: number; segment: string } | undefined;
   let nextIndex = 0;
+  let ending: EndingRecord[] = [];
   for (const [i, seg] of segments.entries()) {
+    ending = [];
     for (; nextIndex < seg.index; nextIndex++) {
       add({ type: 'missing_segment', severity: 'error', segment: segmentName(chainId, nextIndex), message: 'segment file is missing' });
       expected = undefined;
@@ -158,6 +164,7 @@ function verifyChain(chainId: string, segments: readonly SegmentFile[], live: bo
       if (live && !line.complete && i === segments.length - 1 && j === lines.length - 1) continue;
       state.records.total++;
       const r = parseRecordLine(line.text);
+      ending = [...ending.slice(-1), { ...(r ? { record: r, seq: r.seq } : {}), offset: line.offset }];
       if (!r) {
         add({ type: 'malformed_record', severity: 'error', ...at, message: line.complete ? 'line is not an audit record' : 'last line is cut short (no newline)' });
         expected = undefined;
@@ -218,6 +225,13 @@ function verifyChain(chainId: string, segments: readonly SegmentFile[], live: bo
     add({ type: 'unsigned_tail', severity: live ? 'info' : 'error', ...tailStart,
       message: live ? `records after seq ${lastSigned} await the live writer's next checkpoint`
         : `records ${tailStart.seq}..${index.lastSeq} follow the last valid checkpoint (seq ${lastSigned}); a cleanly closed chain ends with a checkpoint` });
+  }
+  const lastSegment = segments.at(-1);
+  const endProblem = lastSegment && !live ? chainEndProblem(lastSegment.name, ending) : undefined;
+  if (lastSegment && endProblem) {
+    const at = ending.at(-1);
+    add({ type: 'chain_not_closed', severity: 'error', segment: lastSegment.name, ...(at?.seq !== undefined ? { seq: at.seq } : {}),
+      ...(at ? { offset: at.offset } : {}), message: chainNotClosedMessage(endProblem) });
   }
   return index;
 }

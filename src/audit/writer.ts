@@ -151,7 +151,7 @@ export class AuditWriter implements AuditSink {
       // A crash left the segment unclosed: close and sign it now that its records are known good,
       // saying so, since a clean shutdown would have closed it.
       writer.#switchTo(newest.name, 'a', false);
-      writer.#enqueueSegmentEnd(newest.name, tail.records, true);
+      writer.#enqueueSegmentEnd(newest.name, tail.records, true, writer.#segment.name);
       opts.logger?.warn({ segment: newest.name, records: tail.records }, 'audit: segment left open by a crash closed at restart');
     } else if (!reuse) {
       await fsp.chmod(newest.path, 0o444);
@@ -217,7 +217,7 @@ export class AuditWriter implements AuditSink {
     this.#closed = true;
     clearInterval(this.#checkpointTimer);
     if (this.#healthy) {
-      // A cleanly closed chain always ends with a checkpoint; verify reports anything after it.
+      // A stopped chain ends with this close and checkpoint; verify reports one that ends otherwise.
       this.#enqueueSegmentEnd(this.#segment.name, this.#segment.records, false);
       await this.#commit.drain();
     }
@@ -239,16 +239,20 @@ export class AuditWriter implements AuditSink {
     }, true).catch(() => {});
   }
 
-  /** segment.close then a checkpoint; `recovered` marks a segment a crash left open, closed at restart. */
-  #enqueueSegmentEnd(name: string, records: number, recovered: boolean): void {
-    void this.#enqueue('segment.close', { segment: name, records: records + 1, ...(recovered ? { recovered: true } : {}) }, true).catch(() => {});
+  /**
+   * segment.close then a checkpoint; `recovered` marks a segment a crash left open, closed at restart.
+   * Only the close at shutdown names no next segment: verify tells a stopped chain from a cut one by it.
+   */
+  #enqueueSegmentEnd(name: string, records: number, recovered: boolean, next?: string): void {
+    const fields = { segment: name, records: records + 1, ...(recovered ? { recovered: true } : {}), ...(next ? { next_segment: next } : {}) };
+    void this.#enqueue('segment.close', fields, true).catch(() => {});
     void this.#enqueueCheckpoint(name).catch(() => {});
   }
 
   #rotate(): void {
-    this.#enqueueSegmentEnd(this.#segment.name, this.#segment.records, false);
     const index = this.#segment.index + 1;
     const prev = this.#segment.name;
+    this.#enqueueSegmentEnd(prev, this.#segment.records, false, segmentName(this.chainId, index));
     this.#segment = { name: segmentName(this.chainId, index), index, bytes: 0, openedAt: this.#clock().getTime(), records: 0 };
     this.#switchTo(this.#segment.name, 'wx', true);
     this.#enqueueStart('segment.open', prev);
