@@ -57,22 +57,32 @@ export function registerApprovalApi(admin: AdminServer, broker: ApprovalBroker, 
     sendJson(res, 200, { requests: requests.filter((r) => mayView(actor, r)) });
   });
 
+  /** GET and the decisions answer alike for people who may not see a request: a 403 would confirm it exists. */
+  const visible = async (id: string, actor: UserRecord) => {
+    const request = await broker.get(id);
+    if (!request || !mayView(actor, request)) throw new AirlockError('AIRLOCK_ERR_NOT_FOUND', `no approval request ${id}`);
+    return request;
+  };
+
   route('GET', '/api/v1/requests/:id', async ({ res, params }, actor) => {
-    const request = await broker.get(params.id!);
-    if (!request || !mayView(actor, request)) throw new AirlockError('AIRLOCK_ERR_NOT_FOUND', `no approval request ${params.id}`);
-    sendJson(res, 200, { request });
+    sendJson(res, 200, { request: await visible(params.id!, actor) });
   });
 
   route('POST', '/api/v1/requests/:id/approve', async ({ res, params }, actor) => {
+    await visible(params.id!, actor);
     sendJson(res, 200, await broker.approve(params.id!, actor, 'api'));
   });
 
   route('POST', '/api/v1/requests/:id/deny', async ({ res, params, rawBody }, actor) => {
-    sendJson(res, 200, await broker.deny(params.id!, actor, stringField(jsonBody(rawBody), 'reason') ?? '', 'api'));
+    const reason = stringField(jsonBody(rawBody), 'reason') ?? '';
+    await visible(params.id!, actor);
+    sendJson(res, 200, await broker.deny(params.id!, actor, reason, 'api'));
   });
 
   route('POST', '/api/v1/requests/:id/force', async ({ res, params, rawBody }, actor) => {
-    sendJson(res, 200, await broker.force(params.id!, actor, stringField(jsonBody(rawBody), 'reason') ?? '', 'api'));
+    const reason = stringField(jsonBody(rawBody), 'reason') ?? '';
+    await visible(params.id!, actor);
+    sendJson(res, 200, await broker.force(params.id!, actor, reason, 'api'));
   });
 
   route('GET', '/api/v1/access', async ({ res }) => {

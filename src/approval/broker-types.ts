@@ -10,7 +10,8 @@ export interface ApprovalNotifier {
   changed(req: ApprovalRequest): void | Promise<void>;
 }
 
-export type RequestOutcome = 'approved' | 'denied' | 'expired' | 'cancelled' | 'abandoned' | 'executed' | 'unavailable';
+/** rejected: marked approved, but its votes do not justify it (see approvalFlaw); it ends cancelled, not run. */
+export type RequestOutcome = 'approved' | 'denied' | 'expired' | 'cancelled' | 'abandoned' | 'executed' | 'unavailable' | 'rejected';
 
 /** What the broker reports; src/metrics implements it. Each transition is counted once, by the replica that made it. */
 export interface ApprovalMetrics {
@@ -33,6 +34,8 @@ export interface NewRequestInput {
   readonly approval: ApprovalSpec;
   readonly sql: string;
   readonly params: readonly (string | null)[];
+  /** The rule's `audit: { params: redact }`: approvers see the values, audit records do not. */
+  readonly redact_params?: boolean;
   /** Ignored: the broker computes the binding itself so nothing else can choose what an approval covers. */
   readonly binding?: string;
   readonly kinds: readonly string[];
@@ -61,6 +64,16 @@ export function storeUnavailable(detail: string): ClientError {
     mysqlErrno: 1053,
     message: `approval store unavailable: ${detail.replace(/^approval store unavailable: /, '')}`,
     hint: 'Statements that need no approval still work; held statements can run again once the store is back.',
+  });
+}
+
+/** The holder refused to run a request whose approval record does not add up (approvalFlaw). */
+export function approvalRejected(id: string, flaw: string): ClientError {
+  return new ClientError({
+    sqlstate: '42501',
+    mysqlErrno: 1142,
+    message: `airlock: approval request ${id} is marked approved, but its approval record is inconsistent (${flaw}); the statement was not run`,
+    hint: 'The request is cancelled. Ask for approval again; airlock\'s operators should look at the approval store.',
   });
 }
 

@@ -9,7 +9,8 @@ import type { ApprovalRequest, ApprovalStore, JitGrant, RequestState, Transition
 import { bindingHash, newRequestId } from './ids.js';
 import { BrokerEffects } from './broker-effects.js';
 import { Decisions } from './broker-decisions.js';
-import { messageOf, outcomeOf, type ApprovalMetrics, type ApprovalNotifier, type DecisionResult, type DecisionVia, type HoldOutcome, type NewRequestInput } from './broker-types.js';
+import { approvalFlaw } from './threshold.js';
+import { approvalRejected, messageOf, outcomeOf, type ApprovalMetrics, type ApprovalNotifier, type DecisionResult, type DecisionVia, type HoldOutcome, type NewRequestInput } from './broker-types.js';
 
 export type { ApprovalMetrics, ApprovalNotifier, DecisionResult, DecisionVia, HoldOutcome, NewRequestInput, RequestOutcome } from './broker-types.js';
 
@@ -88,6 +89,7 @@ export class ApprovalBroker {
         approval: input.approval,
         sql: input.sql,
         params: input.params,
+        ...(input.redact_params ? { redact_params: true } : {}),
         binding: bindingHash(input.resource, input.requester.email, input.sql, input.params),
         kinds: input.kinds,
         tables: input.tables,
@@ -112,7 +114,8 @@ export class ApprovalBroker {
           expires_at: new Date(request.expires_at).toISOString(),
           mode: request.approval.mode,
           sql: request.sql,
-          params: request.params,
+          // Approvers see the values (in the store); the audit log keeps only how many there were.
+          params: input.redact_params ? request.params.map(() => '[redacted]') : request.params,
         },
         { sync: true },
       );
@@ -178,10 +181,16 @@ export class ApprovalBroker {
     }
   }
 
-  /** approved → executed, exactly once across replicas; false means do not run. */
+  /**
+   * approved → executed, exactly once across replicas; false means do not run. Rejects with a client error
+   * when the votes on record do not justify the approval: the claim is then handed back as cancelled.
+   */
   async claimExecution(id: string): Promise<boolean> {
     const outcome = await this.effects.storeCall(() => this.store.markExecuted(id));
     if (!outcome.ok) return false;
+    // Checked on what the atomic claim saw, so no later write to the store can slip in between.
+    const flaw = approvalFlaw(outcome.request);
+    if (flaw !== undefined) return this.reject(outcome.request, flaw);
     this.effects.afterTransition(outcome.request);
     return true;
   }
@@ -197,7 +206,8 @@ export class ApprovalBroker {
     } catch (err) {
       this.opts.metrics?.storeError();
       this.log.warn({ err: messageOf(err), request_id: id }, 'approval store unreachable; the unused approval is cancelled once it is back');
-      this.givenUp.set(id, { how: 'withdraw', reason });
+      // A reason already noted (a rejected approval) says more than the caller's generic one.
+      if (!this.givenUp.has(id)) this.givenUp.set(id, { how: 'withdraw', reason });
       return;
     }
     // Refused: already cancelled by the wait's own abort, or never approved; either way nothing runs.
@@ -356,6 +366,31 @@ export class ApprovalBroker {
     }
     await this.recordFinished(outcome.request, state === 'expired' ? 'approval.expired' : 'approval.cancelled', reason);
     return outcomeOf(outcome.request);
+  }
+
+  /**
+   * A request marked approved without the votes to justify it: someone wrote to the store around airlock
+   * (or a bug did). It must never run, here or on any replica, and operators must hear of it.
+   */
+  private async reject(request: ApprovalRequest, flaw: string): Promise<never> {
+    const reason = `approval record inconsistent (${flaw}); the statement was not run`;
+    this.log.error(
+      { request_id: request.id, rule: request.rule, resource: request.resource, requester: request.requester.email, flaw },
+      'refused to run a request marked approved whose votes do not justify it; check who can write to the approval store',
+    );
+    let cancelled: ApprovalRequest | undefined;
+    try {
+      const outcome = await this.store.withdraw(request.id, reason);
+      if (outcome.ok) cancelled = outcome.request;
+    } catch (err) {
+      this.opts.metrics?.storeError();
+      this.givenUp.set(request.id, { how: 'withdraw', reason });
+    }
+    const votes = Array.isArray(request.approvals) ? request.approvals.map((v) => String(v?.by)) : [];
+    await this.effects.record('approval.rejected', { request_id: request.id, reason: flaw, votes, break_glass: request.break_glass !== undefined }, false);
+    this.opts.metrics?.requestOutcome('rejected', false);
+    if (cancelled) this.effects.notify('changed', cancelled);
+    throw approvalRejected(request.id, flaw);
   }
 
   private async recordFinished(request: ApprovalRequest, type: 'approval.expired' | 'approval.cancelled', reason: string): Promise<void> {

@@ -33,6 +33,11 @@ export interface ApprovalRequest {
   readonly sql: string;
   /** Bound parameter values as text (null for SQL NULL); empty for simple queries. */
   readonly params: readonly (string | null)[];
+  /**
+   * The rule says `audit: { params: redact }`: params hold the real values, for approvers to judge (API,
+   * CLI, Slack), and every audit record written for the request carries '[redacted]' in their place.
+   */
+  readonly redact_params?: boolean;
   /** SHA-256 over (resource, requester, sql, params): what the approval binds to. */
   readonly binding: string;
   readonly kinds: readonly string[];

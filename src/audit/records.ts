@@ -26,7 +26,9 @@
  *   statement.decided  { session_id, requester, resource, decision: 'allow'|'deny'|'hold', rule, source,
  *                        kinds: string[], tables: string[], writes: boolean, sql | sql_sha256, params? }
  *   request.held       { request_id, session_id, requester, resource, rule, approvers: string[],
- *                        min_approvals, expires_at, sql | sql_sha256, params }
+ *                        min_approvals, expires_at, sql | sql_sha256, params }   params: one '[redacted]'
+ *                        per value under audit: { params: redact } (the request itself keeps the values
+ *                        for its approvers)
  *   approval.requested { request_id, channel, message_ts }
  *   approval.vote      { request_id, by, via: 'slack'|'cli'|'api' }
  *   approval.granted   { request_id, by: string[], break_glass: boolean }
@@ -34,6 +36,10 @@
  *   approval.expired   { request_id, reason }
  *   approval.cancelled { request_id, reason }
  *   approval.abandoned { request_id, reason }
+ *   approval.rejected  { request_id, reason, votes: string[], break_glass: boolean }   the holder found the
+ *                      request approved in the store, but its votes do not justify that (no votes, too few,
+ *                      the requester's own, outside the rule's groups): the statement did not run and the
+ *                      request ends cancelled. Someone wrote to the approval store around airlock.
  *   breakglass.used    { request_id, by, reason, review_due }
  *   execution.intent   { request_id?, session_id, sql_sha256 }
  *   execution.result   { request_id?, session_id, outcome: 'ok'|'error', command_tag?, sqlstate?, errno?,
@@ -41,7 +47,8 @@
  *
  * Secrets never reach a record: the writer drops any field whose name contains password, passwd,
  * token or secret, at any depth. With audit.sql = hash the writer replaces `sql` by `sql_sha256`.
- * Redacting bound parameters is the caller's job (pass params: '[redacted]').
+ * Redacting bound parameters is the caller's job (pass params: '[redacted]'): the gate does it for
+ * statement.decided, the broker for request.held (ApprovalRequest.redact_params); no other record carries them.
  */
 
 import type { AuditFields, AuditType } from './types.js';
@@ -77,6 +84,7 @@ export interface AuditPayloads {
   'approval.expired': { request_id: string; reason?: string };
   'approval.cancelled': { request_id: string; reason?: string };
   'approval.abandoned': { request_id: string; reason?: string };
+  'approval.rejected': { request_id: string; reason: string; votes: readonly string[]; break_glass: boolean };
   'breakglass.used': { request_id: string; by: string; reason: string; review_due: string };
   'execution.intent': { request_id?: string; session_id: string; sql_sha256: string };
   'execution.result': {

@@ -93,6 +93,8 @@ export function readAuditRecords(dir: string): AuditRecord[] {
 const END_STATES: Partial<Record<string, RequestDecision>> = {
   'approval.granted': 'approved', 'approval.denied': 'denied', 'approval.expired': 'expired',
   'approval.cancelled': 'cancelled', 'approval.abandoned': 'abandoned',
+  // The store said approved without the votes for it; the holder cancelled it unrun.
+  'approval.rejected': 'cancelled',
 };
 
 /** Builds the report for [from, to). Requests are in the period when they were held in it. */

@@ -6,7 +6,7 @@ export type AuditType =
   | 'session.start' | 'session.end'
   | 'statement.decided'
   | 'request.held' | 'approval.requested' | 'approval.vote' | 'approval.granted' | 'approval.denied'
-  | 'approval.expired' | 'approval.cancelled' | 'approval.abandoned' | 'breakglass.used'
+  | 'approval.expired' | 'approval.cancelled' | 'approval.abandoned' | 'approval.rejected' | 'breakglass.used'
   | 'execution.intent' | 'execution.result';
 
 export interface AuditFields {

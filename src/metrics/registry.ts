@@ -11,7 +11,8 @@ import { airlockVersion } from './version.js';
  */
 export const PROTOCOLS = ['postgres', 'mysql'] as const;
 export const DECISIONS = ['allow', 'deny', 'hold'] as const;
-export const APPROVAL_OUTCOMES = ['approved', 'denied', 'expired', 'cancelled', 'abandoned', 'break_glass'] as const;
+/** rejected: the store said approved, the votes did not; the holder refused to run it (broker.claimExecution). */
+export const APPROVAL_OUTCOMES = ['approved', 'denied', 'expired', 'cancelled', 'abandoned', 'break_glass', 'rejected'] as const;
 export const AUTH_FAILURE_REASONS = [
   'unknown_user', 'bad_credentials', 'disabled_user', 'unknown_resource', 'unsupported_method', 'tls_required', 'timeout', 'protocol_error',
 ] as const;

@@ -41,6 +41,7 @@ export interface HoldHooks {
 export interface GateBroker {
   open(input: NewRequestInput): Promise<ApprovalRequest>;
   wait(id: string, signal: AbortSignal): Promise<HoldOutcome>;
+  /** Rejects with the client's error when the approval on record does not justify running the statement. */
   claimExecution(id: string): Promise<boolean>;
   /** An approved or claimed request whose statement this session will not forward: it ends cancelled. */
   withdraw(id: string, reason: string): Promise<void>;
@@ -231,7 +232,8 @@ export class StatementGate {
         rule: ruleName,
         approval,
         sql,
-        params: d.rule?.audit?.params === 'redact' ? params.map(() => '[redacted]') : params,
+        params,
+        redact_params: d.rule?.audit?.params === 'redact',
         binding,
         kinds: kindsOf(verdict.classification),
         tables: tablesOf(verdict.classification),

@@ -2,7 +2,7 @@
 //
 // Numbers in use (one file each, so parallel files never see each other's requests):
 //   7 approvals-replicas   8 approvals-breakglass   9 approvals-jit-retry   10 approvals-kill   11 approvals-store-outage
-//   12 approve-cancel-race
+//   12 approve-cancel-race   14 approvals-tamper
 
 import { Redis } from 'ioredis';
 import { requireService } from './services.js';

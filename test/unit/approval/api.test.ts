@@ -68,7 +68,7 @@ t.test('list, show, approve', async (t) => {
   const self = await call('POST', `/api/v1/requests/${req.id}/approve`, 'alice@corp.com');
   t.equal(self.status, 403, 'the requester cannot approve');
   t.equal(self.body.error.code, 'forbidden');
-  t.equal((await call('POST', `/api/v1/requests/${req.id}/approve`, 'frank@corp.com')).status, 403, 'not an approver');
+  t.equal((await call('POST', `/api/v1/requests/${req.id}/approve`, 'frank@corp.com')).status, 404, 'not an approver, so not shown it either');
   const ok = await call('POST', `/api/v1/requests/${req.id}/approve`, 'bob@corp.com');
   t.equal(ok.status, 200);
   t.equal(ok.body.outcome, 'approved');
@@ -127,4 +127,33 @@ t.test('a request is visible to its requester and to those who could decide it, 
   const list = await call('GET', '/api/v1/requests?state=pending', 'frank@corp.com');
   t.equal(list.status, 200);
   t.notOk(list.body.requests.some((r: { id: string }) => r.id === req.id), 'and does not list it');
+});
+
+// Regression (tester): a decision by someone who may not view the request answered 403 naming the rule and
+// its groups, confirming what GET denies exists.
+t.test('approve, deny and force by someone who may not view the request answer 404, like GET', async (t) => {
+  const req = await held();
+  for (const [action, body] of [['approve', undefined], ['deny', { reason: 'no' }], ['force', { reason: 'INC-1' }]] as const) {
+    const frank = await call('POST', `/api/v1/requests/${req.id}/${action}`, 'frank@corp.com', body);
+    t.equal(frank.status, 404, `${action}: 404`);
+    t.same(frank.body, { error: { code: 'not_found', message: `no approval request ${req.id}` } }, `${action}: the same answer as for an unknown id`);
+    t.notMatch(JSON.stringify(frank.body), /writes-need-dba|dba|sre/, `${action}: neither rule nor groups named`);
+  }
+  const self = await call('POST', `/api/v1/requests/${req.id}/approve`, 'alice@corp.com');
+  t.equal(self.status, 403, 'the requester, who may view it, still hears why she cannot approve');
+  t.match(self.body.error.message, /cannot approve your own request/);
+  t.equal((await call('POST', `/api/v1/requests/${req.id}/deny`, 'alice@corp.com', { reason: 'x' })).status, 403, 'nor deny');
+  t.equal((await call('POST', `/api/v1/requests/${req.id}/force`, 'bob@corp.com', { reason: 'x' })).status, 403, 'an approver who is no force approver sees it, so hears 403');
+  t.equal((await call('GET', `/api/v1/requests/${req.id}`, 'bob@corp.com')).body.request.state, 'pending', 'nothing changed');
+});
+
+// Regression (tester): under audit: { params: redact } approvers were shown '[redacted]' for every value.
+t.test('a rule that redacts parameters in the audit log still shows them to approvers', async (t) => {
+  const req = await held({ sql: 'DELETE FROM orders WHERE id > $1', params: ['93170428'], redact_params: true });
+  const show = await call('GET', `/api/v1/requests/${req.id}`, 'bob@corp.com');
+  t.same(show.body.request.params, ['93170428'], 'the approver sees $1');
+  t.ok((await call('GET', '/api/v1/requests?state=pending', 'bob@corp.com')).body.requests.some((r: { id: string; params: string[] }) => r.id === req.id && r.params[0] === '93170428'), 'in the list too');
+  const audited = server.audit.records.filter((r) => r.fields.request_id === req.id);
+  t.same(audited.find((r) => r.type === 'request.held')?.fields.params, ['[redacted]']);
+  t.notMatch(JSON.stringify(audited), '93170428', 'no audit record carries the value');
 });
