@@ -114,9 +114,15 @@ t.test('policy explain: classifies with the resource dialect and prints the deci
   t.match(qualified.stdout, /\nDecision: DENY by rule "secrets-are-off-limits"/);
 
   // Regression (fresh-user report): the example's regex let pg_sleep_for() and pg_sleep_until() through.
-  for (const sql of ["SELECT pg_sleep_for('1 hour')", 'SELECT pg_sleep_until(now() + interval \'1h\')', 'select PG_SLEEP (1)']) {
+  for (const sql of ["SELECT pg_sleep_for('1 hour')", 'SELECT pg_sleep_until(now() + interval \'1h\')', 'select PG_SLEEP (1)', 'SELECT pg_sleep/**/(0.1)']) {
     const sleep = await policyExplain(sql, { resource: 'orders', user: 'x@y.z', groups: [], policy: examplePolicy });
     t.match(sleep.stdout, /\nDecision: DENY by rule "no-sleeping-on-orders"/, sql);
+  }
+
+  // Regression (fresh-user report): role password hashes were readable through the example policy.
+  for (const sql of ['SELECT * FROM pg_authid', 'SELECT passwd FROM pg_catalog.pg_shadow']) {
+    const hashes = await policyExplain(sql, { resource: 'orders', user: 'x@y.z', groups: [], policy: examplePolicy });
+    t.match(hashes.stdout, /\nDecision: DENY by rule "secrets-are-off-limits"/, sql);
   }
 
   const unparseable = await policyExplain('SELEC 1', { resource: 'orders', user: 'x@y.z', groups: [], policy: examplePolicy });
