@@ -102,8 +102,8 @@ export const clientErrors = {
     new ClientError({
       sqlstate: '57P01',
       mysqlErrno: 1053,
-      message: 'airlock: your access changed (removed, disabled or moved to other groups); this session is closed',
-      hint: 'Reconnect to continue with your current access.',
+      message: 'airlock: your access changed (removed, disabled, moved to other groups, or a new token issued); this session is closed',
+      hint: 'Reconnect (with your current token) to continue with your current access.',
       fatal: true,
     }),
   unknownPortal: () =>

@@ -58,7 +58,8 @@ function decided(result: DecisionResult, opts: ApprovalsOptions): string {
   const r = result.request;
   switch (result.outcome) {
     case 'vote_recorded':
-      return `request ${r.id}: approval recorded (${r.approvals.length} of ${r.approval.min_approvals}${r.approval.all_groups_must_approve ? `, one from each of ${r.approval.approvers.join(', ')}` : ''}); still pending\n`;
+      // Enough people but not one from every group reads as "2 of 2 ... still pending": say what is missing.
+      return `request ${r.id}: approval recorded (${r.approvals.length} of ${r.approval.min_approvals} people${r.approval.all_groups_must_approve ? `; it also needs one approver from each of ${r.approval.approvers.join(', ')}` : ''}); still pending\n`;
     case 'approved':
       if (!r.sql) return `request ${r.id}: approved; access granted\n`;
       if (r.approval?.mode === 'jit') return `request ${r.id}: approved; the requester's access window is open\n`;

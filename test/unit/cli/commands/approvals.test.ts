@@ -46,7 +46,7 @@ t.test('list, show, approve, deny, force', async (t) => {
   t.match(self.stderr, /not allowed: you cannot approve your own request/);
 
   const first = await approvalsApprove(req.id, {}, bob);
-  t.match(first.stdout, /approval recorded \(1 of 2\); still pending/);
+  t.match(first.stdout, /approval recorded \(1 of 2 people\); still pending/);
   const twice = await approvalsApprove(req.id, {}, bob);
   t.match(twice.stderr, /conflict: bob@corp.com has already approved/);
   const second = await approvalsApprove(req.id, { user: 'carol@corp.com' }, { ...bob, AIRLOCK_TOKEN: 'tok-carol' });
