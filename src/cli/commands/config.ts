@@ -5,6 +5,8 @@ import { loadConfig } from '../../config/load.js';
 import { AirlockError } from '../../errors.js';
 import { loadPolicy } from '../../policy/load.js';
 import { loadUsers } from '../../identity/users-file.js';
+import type { Policy } from '../../policy/types.js';
+import type { UserRecord } from '../../identity/types.js';
 
 /** What a CLI command produced; register() prints it, tests read it. */
 export interface CommandOutcome {
@@ -37,22 +39,50 @@ export async function configCheck(file = './airlock.yaml', env: NodeJS.ProcessEn
   }
   const out: string[] = [`OK: ${file} (${summarizeConfig(config)})`];
   const errors: string[] = [];
+  let policy: Policy | undefined;
+  let users: readonly UserRecord[] | undefined;
   try {
-    const policy = loadPolicy(config.policy, { maxTimeoutMs: config.approvals.max_timeout_ms, env });
+    policy = loadPolicy(config.policy, { maxTimeoutMs: config.approvals.max_timeout_ms, env });
     out.push(`OK: ${config.policy} (${policy.resources.size} resources, ${policy.rules.length} rules)`);
   } catch (err) {
     errors.push(describeError(config.policy, err));
   }
   try {
-    out.push(`OK: ${config.users} (${loadUsers(config.users).all().length} users)`);
+    const all = loadUsers(config.users).all();
+    users = all;
+    out.push(`OK: ${config.users} (${all.length} users)`);
   } catch (err) {
     errors.push(describeError(config.users, err));
   }
+  const warnings = policy && users ? emptyGroupWarnings(policy, users) : [];
   return {
     exitCode: errors.length ? 1 : 0,
     stdout: `${out.join('\n')}\n`,
-    stderr: errors.length ? `${errors.join('\n')}\n` : '',
+    stderr: [...warnings, ...errors].map((l) => `${l}\n`).join(''),
   };
+}
+
+/**
+ * Groups the policy names that nobody in users.yaml is in: a typo in `requesters` silently switches a
+ * rule off, and approver groups without members make requests impossible to approve. Warnings, not
+ * errors: people may be added after the policy.
+ */
+export function emptyGroupWarnings(policy: Policy, users: readonly UserRecord[]): string[] {
+  const members = new Set(users.filter((u) => !u.disabled).flatMap((u) => u.groups));
+  const usesByGroup = new Map<string, string[]>();
+  const note = (use: string, groups: readonly string[] | undefined) => {
+    for (const g of groups ?? []) if (!members.has(g)) usesByGroup.set(g, [...(usesByGroup.get(g) ?? []), use]);
+  };
+  for (const rule of policy.rules) {
+    const where = `"${rule.name}"${rule.line !== undefined ? ` (line ${rule.line})` : ''}`;
+    note(`requesters of ${where}`, rule.requesters);
+    note(`approvers of ${where}`, rule.approval?.approvers);
+    note(`force_approvers of ${where}`, rule.approval?.force_approvers);
+  }
+  if (policy.defaults.action === 'require_approval' || policy.defaults.on_unparseable === 'require_approval') {
+    note('defaults.approval', policy.defaults.approval.approvers);
+  }
+  return [...usesByGroup].map(([g, uses]) => `warning: ${policy.file}: group "${g}" has no members in users.yaml (${[...new Set(uses)].join('; ')})`);
 }
 
 function summarizeConfig(c: Config): string {

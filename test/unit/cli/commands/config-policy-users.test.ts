@@ -36,13 +36,23 @@ t.test('config check: the example config passes with its policy and a users file
   const config = join(dir, 'airlock.yaml');
   writeFileSync(config, readFileSync(exampleConfig, 'utf8').replace('policy: ../policy.example.yaml', `policy: ${examplePolicy}`));
   t.equal((await usersAdd('alice@corp.com', { users, groups: ['engineering'] })).exitCode, 0);
+  // Regression (fresh-user report): groups nobody is in (a typo in requesters) passed silently.
+  const lonely = await cli('config', 'check', config);
+  t.equal(lonely.exitCode, 0, 'warnings do not fail the check');
+  t.match(lonely.stderr, `warning: ${examplePolicy}: group "dba" has no members in users.yaml (approvers of "writes-need-dba" (line 52); `);
+  t.match(lonely.stderr, /group "oncall" has no members in users\.yaml \(requesters of "oncall-jit-writes" \(line \d+\)\)/);
+  t.equal(lonely.stderr.split('\n').filter(Boolean).length, 3, 'one line per group: dba, sre, oncall');
+  t.notMatch(lonely.stderr, /"engineering"/);
+  for (const [email, group] of [['bob@corp.com', 'dba'], ['carol@corp.com', 'sre'], ['olive@corp.com', 'oncall']] as const) {
+    t.equal((await usersAdd(email, { users, groups: [group] })).exitCode, 0);
+  }
   const r = await cli('config', 'check', config);
   t.equal(r.exitCode, 0, r.stderr);
   t.equal(r.stderr, '');
   t.same(r.stdout.split('\n'), [
     `OK: ${config} (instance airlock-1; listening: postgres 127.0.0.1:15432, mysql 127.0.0.1:13306, admin 127.0.0.1:9480; state in memory; audit ${join(dir, 'var/audit')})`,
     `OK: ${examplePolicy} (2 resources, 9 rules)`,
-    `OK: ${users} (1 users)`,
+    `OK: ${users} (4 users)`,
     '',
   ]);
 });
