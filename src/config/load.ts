@@ -19,7 +19,7 @@ interface RawConfig {
   policy: string;
   users: string;
   state?: { redis?: string } | null;
-  tls?: { cert: string; key: string };
+  tls?: { cert: string; key: string; require?: boolean };
   approvals?: { max_timeout?: string; lease?: string };
   limits?: {
     max_connections?: number;
@@ -131,7 +131,7 @@ function buildConfig(source: YamlSource, problems: Problems): Config {
       shutdown_grace_ms: ms(limits.shutdown_grace, '30s', ['limits', 'shutdown_grace']),
     },
     log: { level: raw.log?.level ?? 'info' },
-    ...(raw.tls ? { tls: { cert: path(raw.tls.cert), key: path(raw.tls.key) } } : {}),
+    ...(raw.tls ? { tls: { cert: path(raw.tls.cert), key: path(raw.tls.key), require: raw.tls.require ?? false } } : {}),
     ...(raw.slack
       ? {
           slack: withoutUndefined({

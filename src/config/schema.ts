@@ -31,7 +31,7 @@ export const configSchema = {
       type: 'object',
       additionalProperties: false,
       required: ['cert', 'key'],
-      properties: { cert: nonEmpty, key: nonEmpty },
+      properties: { cert: nonEmpty, key: nonEmpty, require: { type: 'boolean' } },
     },
     approvals: {
       type: 'object',

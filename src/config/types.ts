@@ -31,7 +31,12 @@ export interface Config {
     readonly rotate_age_ms: number;
   };
   /** TLS for client-facing listeners (PostgreSQL SSLRequest, MySQL CLIENT_SSL). */
-  readonly tls?: { readonly cert: string; readonly key: string };
+  readonly tls?: {
+    readonly cert: string;
+    readonly key: string;
+    /** Refuse clients that log in without TLS (default false: TLS is offered, not required). */
+    readonly require: boolean;
+  };
   readonly approvals: {
     readonly max_timeout_ms: number;
     readonly lease_ms: number;

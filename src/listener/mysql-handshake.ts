@@ -13,6 +13,7 @@ import { decodeHandshakeResponse41, encodeHandshakeV10, isSslRequest, type Hands
 import type { MysqlRelayHooks } from '../protocol/mysql/relay.js';
 import { PacketSocketReader } from '../protocol/mysql/socket-reader.js';
 import type { SessionIdentity } from '../session/gate.js';
+import { clientErrors } from '../session/client-errors.js';
 import type { ListenerLog, ListenerMetrics } from './session-listener.js';
 import { credentialStamp } from '../identity/verifiers.js';
 
@@ -63,6 +64,7 @@ export interface MysqlClientAuthDeps {
   readonly metrics?: Pick<ListenerMetrics<'mysql'>, 'authFailed'>;
   /** caching_sha2_password full authentication without TLS; generated when absent. */
   readonly rsaKeyPair?: RsaKeyPair;
+  readonly config?: { readonly tls?: { readonly require: boolean } };
 }
 
 /** Authenticates developers against users.yaml, at connect and on COM_CHANGE_USER. */
@@ -89,6 +91,7 @@ export class MysqlClientAuth {
     hs.seq = p.seq + 1;
     const response = decodeHandshakeResponse41(p.payload);
     if (response.capabilities & Capability.Ssl && !hs.tlsActive) throw protocolError('CLIENT_SSL set in a cleartext HandshakeResponse');
+    if (this.deps.config?.tls?.require && !hs.tlsActive) throw clientErrors.tlsRequired();
     const agreed = (response.capabilities & offered) >>> 0;
     const { user, result } = await this.check(channel(hs), hs.scramble, response.user, response.authPlugin, response.authResponse);
     if (!result.ok) {

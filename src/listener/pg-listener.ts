@@ -16,6 +16,7 @@ import { connectUpstreamPg, sendCancelRequest } from '../upstream/pg-connect.js'
 import { StartupFrameReader } from './frame-reader.js';
 import { SessionListener, type ListenerDeps, type ListenerLog } from './session-listener.js';
 import { credentialStamp } from '../identity/verifiers.js';
+import { clientErrors } from '../session/client-errors.js';
 
 export type PgListenerDeps = ListenerDeps<'postgres', ConstructorParameters<typeof PgRelay>[0]['observer']>;
 
@@ -158,6 +159,7 @@ export class PgListener extends SessionListener<PgRelay, LiveSession> {
     if (params.replication && params.replication !== 'false' && params.replication !== '0') {
       throw new ClientError({ sqlstate: '28000', mysqlErrno: 1045, message: 'airlock: replication connections are not allowed', fatal: true });
     }
+    if (config.tls?.require && !ctx.tlsActive) throw clientErrors.tlsRequired();
     const user = this.deps.users().get(email);
     const usable = user && !user.disabled ? user : undefined;
     const scram = new ScramServerExchange(usable?.scram, {

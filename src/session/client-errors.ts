@@ -98,6 +98,15 @@ export const clientErrors = {
       message: 'terminating connection because airlock is shutting down',
       fatal: true,
     }),
+  /** tls.require: refused before any credential is checked. */
+  tlsRequired: () =>
+    new ClientError({
+      sqlstate: '28000',
+      mysqlErrno: 3159,
+      message: 'airlock requires TLS for every connection (tls.require in airlock.yaml)',
+      hint: 'Connect with sslmode=require (PostgreSQL) or --ssl-mode=REQUIRED (MySQL).',
+      fatal: true,
+    }),
   accessChanged: () =>
     new ClientError({
       sqlstate: '57P01',
