@@ -85,7 +85,7 @@ listen:
 policy: /etc/airlock/policy.yaml
 users: users.yaml
 state: {redis: "redis://127.0.0.1:6379/0"}
-tls: {cert: tls/cert.pem, key: tls/key.pem}
+tls: {cert: tls/cert.pem, key: tls/key.pem, require: true}
 approvals: {max_timeout: 2h, lease: 500ms}
 limits:
   max_connections: 10
@@ -122,7 +122,7 @@ log: {level: debug}
   t.equal(c.policy, '/etc/airlock/policy.yaml');
   t.equal(c.users, join(dir, 'users.yaml'));
   t.same(c.state, { redis: 'redis://127.0.0.1:6379/0' });
-  t.same(c.tls, { cert: join(dir, 'tls/cert.pem'), key: join(dir, 'tls/key.pem') });
+  t.same(c.tls, { cert: join(dir, 'tls/cert.pem'), key: join(dir, 'tls/key.pem'), require: true });
   t.same(c.approvals, { max_timeout_ms: 7_200_000, lease_ms: 500 });
   t.same(c.limits, {
     max_connections: 10,
