@@ -24,7 +24,7 @@ COPY --from=build /app/dist ./dist
 COPY bin ./bin
 COPY policy.example.yaml ./
 # State (audit log, signing key, users file) lives under /var/lib/airlock; mount a volume there.
-RUN mkdir -p /etc/airlock /var/lib/airlock/audit && chown -R node:node /var/lib/airlock
+RUN mkdir -p /etc/airlock /var/lib/airlock/audit /var/lib/airlock/keys && chown -R node:node /var/lib/airlock && chmod 700 /var/lib/airlock/keys
 USER node
 VOLUME ["/var/lib/airlock"]
 # PostgreSQL clients, MySQL clients, admin HTTP (health, metrics, approvals API).
