@@ -10,6 +10,8 @@ export interface WireClient {
   send(bytes: Buffer, opts?: { byteByByte?: boolean }): Promise<void>;
   /** Resolves with every frame up to and including the next ReadyForQuery. */
   untilReady(): Promise<PgFrame[]>;
+  /** Resolves with every frame up to and including the next one of this type (a NOTICE while held). */
+  until(type: number): Promise<PgFrame[]>;
   close(): void;
 }
 
@@ -33,6 +35,20 @@ export async function connectWire(opts: { port: number; user: string; password: 
   up.socket.on('data', onData);
   if (up.leftover.length) onData(up.leftover);
   up.socket.resume();
+  const until = async (type: number): Promise<PgFrame[]> => {
+    for (;;) {
+      const i = frames.findIndex((f) => f.type === type);
+      if (i >= 0) return frames.splice(0, i + 1);
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no '${String.fromCharCode(type)}'; frames so far: ${frames.map((f) => String.fromCharCode(f.type)).join('')}`)), 20000);
+        waiter = () => {
+          clearTimeout(t);
+          waiter = null;
+          resolve();
+        };
+      });
+    }
+  };
   return {
     socket: up.socket,
     async send(bytes, o) {
@@ -45,20 +61,8 @@ export async function connectWire(opts: { port: number; user: string; password: 
         await new Promise((r) => setImmediate(r));
       }
     },
-    async untilReady() {
-      for (;;) {
-        const i = frames.findIndex((f) => f.type === 0x5a);
-        if (i >= 0) return frames.splice(0, i + 1);
-        await new Promise<void>((resolve, reject) => {
-          const t = setTimeout(() => reject(new Error(`no ReadyForQuery; frames so far: ${frames.map((f) => String.fromCharCode(f.type)).join('')}`)), 20000);
-          waiter = () => {
-            clearTimeout(t);
-            waiter = null;
-            resolve();
-          };
-        });
-      }
-    },
+    untilReady: () => until(0x5a),
+    until,
     close() {
       up.socket.destroy();
     },
@@ -100,6 +104,7 @@ export const fe = {
       ]),
     ),
   describePortal: (portal: string) => msg('D', Buffer.concat([Buffer.from('P'), cstr(portal)])),
+  close: (target: 'S' | 'P', name: string) => msg('C', Buffer.concat([Buffer.from(target), cstr(name)])),
   execute: (portal: string, maxRows = 0) => msg('E', Buffer.concat([cstr(portal), int32(maxRows)])),
   sync: () => msg('S', Buffer.alloc(0)),
   flush: () => msg('H', Buffer.alloc(0)),

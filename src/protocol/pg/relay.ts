@@ -10,9 +10,10 @@ import { ClientInbox } from '../../listener/client-inbox.js';
 import { heldNotice } from './held-notice.js';
 import type { PgFrame } from './framer.js';
 import { PgFramer } from './framer.js';
-import { ExtendedBatch, UNKNOWN_PORTAL, type PendingStatement } from './extended-batch.js';
+import { ExtendedBatch, UNKNOWN_PORTAL, type PendingStatement, type TakenBatch } from './extended-batch.js';
 import { FrontendCode, decodeQuery } from './frontend.js';
 import { errorResponse, readyForQuery } from './messages.js';
+import { PreparedState } from './prepared-state.js';
 import { ResponseTracker, type StatementOutcome } from './response-tracker.js';
 import { isAsciiUnsafeClientEncoding } from '../../classify/pg/classifier.js';
 
@@ -41,7 +42,6 @@ export interface PgRelayOptions {
   readonly log: { debug: (obj: object, msg: string) => void; warn: (obj: object, msg: string) => void };
 }
 
-
 export class PgRelay {
   private readonly o: PgRelayOptions;
   private readonly upstreamFramer: PgFramer;
@@ -50,6 +50,8 @@ export class PgRelay {
   private closed = false;
   /** Extended-protocol messages waiting for their Sync or Flush. */
   private readonly batch = new ExtendedBatch();
+  /** Statement and portal names as the server's answers confirm them: what an Execute really runs. */
+  private readonly prepared = new PreparedState();
   /** After a refused extended batch: drop client messages until Sync, as the server would. */
   private skippingToSync = false;
   private holdAbort: AbortController | null = null;
@@ -206,19 +208,24 @@ export class PgRelay {
     if (verdict.decision.action === 'allow') {
       if (!this.admit(sql, [], verdict)) return this.refuseSimple(clientErrors.auditUnavailable());
       this.tracker.expect(FrontendCode.Query, this.outcomeRecorder(undefined, arrived));
+      this.prepared.forwardedSql(verdict.classification);
       this.forwardRaw(frame.raw);
       return;
     }
     return this.decideSlow([{ sql, params: [] }], [verdict]).then((result) => {
       if (!result.run) return this.refuseSimple(result.error);
       this.tracker.expect(FrontendCode.Query, this.outcomeRecorder(result.requestId));
+      this.prepared.forwardedSql(verdict.classification);
       this.forwardRaw(frame.raw);
     });
   }
 
   /** Sync or Flush ends an extended batch: decide every Execute in it, then forward it whole or refuse it whole. */
   private flushBatch(endsWithSync: boolean): Promise<void> | void {
-    const { frames, statements } = this.batch.take();
+    const taken = this.batch.take(this.prepared);
+    // A name it uses depends on how the server answered an earlier batch: decide once that is known.
+    if (!taken) return this.prepared.settled().then(() => (this.closed ? undefined : this.flushBatch(endsWithSync)));
+    const { statements } = taken;
     if (statements.some((st) => st.sql === UNKNOWN_PORTAL)) {
       // The server would answer 34000/26000; asking approvers about it would be asking about nothing.
       return this.tracker.quiescent().then(() => {
@@ -234,11 +241,11 @@ export class PgRelay {
     });
     if (verdicts.every((v) => v.decision.action === 'allow')) {
       if (!statements.every((s, i) => this.admit(s.sql, s.params, verdicts[i]!))) return this.refuseBatch(clientErrors.auditUnavailable(), endsWithSync);
-      this.forwardBatch(frames, undefined, arrived);
+      this.forwardBatch(taken, verdicts, undefined, arrived);
       return;
     }
     return this.decideSlow(statements, verdicts).then((result) => {
-      if (result.run) return this.forwardBatch(frames, result.requestId);
+      if (result.run) return this.forwardBatch(taken, verdicts, result.requestId);
       return this.refuseBatch(result.error, endsWithSync);
     });
   }
@@ -252,14 +259,17 @@ export class PgRelay {
     else this.skippingToSync = true;
   }
 
-  private forwardBatch(frames: PgFrame[], requestId: string | undefined, arrived?: number): void {
+  private forwardBatch({ frames, effects }: TakenBatch, verdicts: readonly Verdict[], requestId: string | undefined, arrived?: number): void {
     const upstream = this.o.upstream;
     upstream.cork();
-    for (const f of frames) {
+    let executes = 0;
+    frames.forEach((f, i) => {
       if (f.type === FrontendCode.Execute) this.tracker.expect(f.type, this.outcomeRecorder(requestId, arrived));
-      else if (f.type !== FrontendCode.Flush) this.tracker.expect(f.type);
+      else if (f.type !== FrontendCode.Flush) this.tracker.expect(f.type, this.prepared.forwarded(effects[i]));
+      if (f.type === FrontendCode.Execute) this.prepared.forwardedSql(verdicts[executes++]!.classification);
+      if (f.type === FrontendCode.Sync) this.prepared.syncForwarded();
       this.forwardRaw(f.raw);
-    }
+    });
     process.nextTick(() => upstream.uncork());
   }
 
@@ -320,6 +330,7 @@ export class PgRelay {
   private answerSync(): void {
     if (this.tracker.unsynced) {
       this.tracker.expect(FrontendCode.Sync);
+      this.prepared.syncForwarded();
       this.forwardRaw(Buffer.from([0x53, 0, 0, 0, 4]));
     } else {
       this.writeClient(readyForQuery(this.tracker.lastStatus));
