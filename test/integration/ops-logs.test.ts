@@ -1,8 +1,10 @@
 // The daemon's log: JSON lines with session and request ids; SQL only at debug; never a token or password.
 
+import mysql from 'mysql2/promise';
 import pg from 'pg';
 import t from 'tap';
 import { spawnAirlock, writeConfig, type AirlockProcess } from '../helpers/airlock-process.js';
+import { examplePolicy } from '../helpers/airlock.js';
 import { FakeSlack } from '../helpers/fake-slack.js';
 import { run } from '../helpers/processes.js';
 import { requireService } from '../helpers/services.js';
@@ -37,6 +39,10 @@ async function session(airlock: AirlockProcess): Promise<string> {
   // Ctrl-C equivalent: closing the client cancels the request.
   await c.end();
   await held;
+  const mysqlPort = Number(/MySQL listener on [\d.]+:(\d+)/.exec(airlock.proc.stdout())?.[1]);
+  const my = await mysql.createConnection({ host: '127.0.0.1', port: mysqlPort, user: 'bob@corp.com', password: airlock.tokens['bob@corp.com']!, database: 'shop' });
+  await my.query(`SELECT '${SQL_MARKER}_my' AS marker`);
+  await my.end();
   const bad = new pg.Client({ ...airlock.pgConfig('bob@corp.com'), password: WRONG_PASSWORD });
   bad.on('error', () => {});
   await bad.connect().catch(() => {});
@@ -45,7 +51,11 @@ async function session(airlock: AirlockProcess): Promise<string> {
 
 async function runWithLogLevel(level: string) {
   const files = writeConfig({
-    config: { slack: { bot_token: BOT_TOKEN, signing_secret: SIGNING_SECRET, channel: '#ops', api_url: slack.apiUrl } },
+    policy: examplePolicy().replace('resources:\n', 'resources:\n  shop: { protocol: mysql, host: 127.0.0.1, port: 3306, database: test, user: root }\n'),
+    config: {
+      listen: { postgres: '127.0.0.1:0', mysql: '127.0.0.1:0', admin: '127.0.0.1:0' },
+      slack: { bot_token: BOT_TOKEN, signing_secret: SIGNING_SECRET, channel: '#ops', api_url: slack.apiUrl },
+    },
   });
   const airlock = await spawnAirlock(files, ['--log-level', level]);
   const requestId = await session(airlock);
@@ -65,7 +75,7 @@ t.test('--log-level info: JSON lines with ids, no SQL, no secrets', async (t) =>
   t.ok(r.lines.every((l) => typeof l.level === 'string' && typeof l.time === 'string' && typeof l.msg === 'string' && typeof l.pid === 'number'), 'level, time, pid and msg on every line');
   t.notOk(r.lines.some((l) => l.level === 'debug' || l.level === 'trace'), 'nothing below info');
   const started = r.lines.filter((l) => l.msg === 'session started');
-  t.equal(started.length, 2, 'both sessions logged');
+  t.equal(started.length, 3, 'every session logged (two PostgreSQL, one MySQL)');
   t.ok(started.every((l) => typeof l.session_id === 'string' && l.session_id !== ''), 'with a session id');
   t.ok(r.lines.some((l) => l.msg === 'request held for approval' && l.request_id === r.requestId), 'the hold carries its request id');
   t.ok(r.lines.some((l) => l.msg === 'authentication failed' && typeof l.session_id === 'string'), 'the failed login is logged');
@@ -82,5 +92,7 @@ t.test('--log-level debug: SQL may appear, secrets never', async (t) => {
     r.lines.some((l) => l.msg === 'statement decided' && typeof l.sql === 'string' && l.sql.includes(SQL_MARKER) && typeof l.session_id === 'string'),
     'each statement decision is logged with its SQL and session id',
   );
+  // Regression (fresh-user report): MySQL statements were not logged at debug level.
+  t.ok(r.lines.some((l) => l.msg === 'statement decided' && typeof l.sql === 'string' && l.sql.includes(`${SQL_MARKER}_my`)), 'MySQL statements too');
   for (const secret of r.secrets) t.notOk(r.out.includes(secret), `secret ${secret.slice(0, 8)}… not in the log`);
 });

@@ -13,7 +13,7 @@ export interface RelayGatingOptions {
   readonly gate: StatementGate;
   readonly observer?: MysqlRelayObserver;
   readonly text: { classifyContext(): ClassifyContext };
-  readonly log: { info: (obj: object, msg: string) => void; warn: (obj: object, msg: string) => void };
+  readonly log: { info: (obj: object, msg: string) => void; debug: (obj: object, msg: string) => void; warn: (obj: object, msg: string) => void };
 }
 
 export class RelayGating {
@@ -47,6 +47,8 @@ export class RelayGating {
   gateThen(sql: string, params: readonly (string | null)[], run: (requestId: string | undefined, verdict: Verdict) => Promise<void> | void): Promise<void> | void {
     const session = this.port.session;
     const verdict = this.o.gate.judge(session, sql, this.o.text.classifyContext());
+    // As on PostgreSQL: the logger drops `sql` above debug.
+    this.o.log.debug({ sql, decision: verdict.decision.action, rule: verdict.decision.rule?.name ?? null }, 'statement decided');
     if (verdict.decision.action === 'allow') {
       if (!this.o.gate.admit(session, sql, params, verdict)) return this.port.refuse(clientErrors.auditUnavailable());
       return run(undefined, verdict);
