@@ -27,6 +27,13 @@ export interface StatementClass {
  */
 export const TABLES_UNKNOWN = 'tables-unknown';
 
+/**
+ * Tag of a statement whose statement kinds cannot be known from its text (EXECUTE of a statement
+ * prepared in an earlier query or at protocol level, SQL built at run time): policy `commands`
+ * matchers that restrict treat it as being every kind.
+ */
+export const KINDS_UNKNOWN = 'kinds-unknown';
+
 export type Classification =
   | { unparseable?: undefined; statements: StatementClass[] }
   | { unparseable: true; reason: string };

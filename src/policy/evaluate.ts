@@ -1,5 +1,5 @@
 // Pure policy evaluation: which rule decides a classified SQL string for a requester on a resource, and why.
-import { TABLES_UNKNOWN, type Classification, type StatementClass } from '../classify/types.js';
+import { KINDS_UNKNOWN, TABLES_UNKNOWN, type Classification, type StatementClass } from '../classify/types.js';
 import type { ApprovalSpec, Decision, DecisionAction, Policy, Requester, Rule, RuleAction, RuleMatch } from './types.js';
 import { commandMatches } from './commands.js';
 import { compileGlob } from './glob.js';
@@ -46,7 +46,8 @@ export interface Explanation {
  *    part: defaults.action.
  * 4. Across statements the strictest statement decides (the same order); among equally strict, the first.
  * A `tables` matcher of a deny or require_approval rule also matches a statement whose tables cannot be
- * known (SQL text built at run time, a table name computed by an expression): fail closed.
+ * known (SQL text built at run time, a table name computed by an expression), and a `commands` matcher
+ * one whose statement kinds cannot be known (EXECUTE of a statement prepared elsewhere): fail closed.
  */
 export function evaluate(policy: Policy, input: EvaluationInput, classification: Classification): Decision {
   if (classification.unparseable) return unparseableDecision(policy, classification.reason);
@@ -87,7 +88,7 @@ function takesPart(rule: Rule, input: EvaluationInput): boolean {
 
 function matches(rule: Rule, stmt: StatementClass, sql: string, caseInsensitive: boolean, regexResults: Map<RuleMatch, boolean>): boolean {
   const m = rule.match;
-  if (m.commands && !m.commands.some((c) => commandMatches(c, stmt))) return false;
+  if (m.commands && !commandsMatch(rule, stmt)) return false;
   if (m.tables && !tablesMatch(rule, stmt, caseInsensitive)) return false;
   if (m.writes !== undefined && stmt.writes !== m.writes) return false;
   if (m.regex !== undefined) {
@@ -124,6 +125,12 @@ function strictnessOf(action: RuleAction, approval: ApprovalSpec | undefined): n
 
 function ruleStrictness(rule: Rule): number {
   return strictnessOf(rule.action, rule.approval);
+}
+
+/** A statement whose kinds cannot be known might be any: it matches every command list of a rule that restricts. */
+function commandsMatch(rule: Rule, stmt: StatementClass): boolean {
+  if (rule.action !== 'allow' && stmt.tags?.includes(KINDS_UNKNOWN)) return true;
+  return rule.match.commands!.some((c) => commandMatches(c, stmt));
 }
 
 /** A statement whose tables cannot be known might touch any: it matches every table glob of a rule that restricts. */
@@ -187,7 +194,8 @@ function describeStatement(stmt: StatementClass, resource: string): string {
   const kind = stmt.subkind ?? stmt.kind;
   const nested = stmt.nested_kinds?.length ? ` (running ${stmt.nested_kinds.join(', ')})` : '';
   const tables = stmt.tables.length ? ` of ${stmt.tables.join(', ')}` : '';
-  const unknown = stmt.tags?.includes(TABLES_UNKNOWN) ? ' (tables it reads cannot be known in advance)' : '';
+  const unknown = stmt.tags?.includes(KINDS_UNKNOWN) ? ' (what it runs cannot be known in advance)'
+    : stmt.tags?.includes(TABLES_UNKNOWN) ? ' (tables it reads cannot be known in advance)' : '';
   return `${kind}${nested}${tables}${unknown} on ${resource}`;
 }
 
@@ -207,7 +215,7 @@ function ruleTrace(policy: Policy, rule: Rule, input: EvaluationInput, stmt: Sta
 /** undefined when every matcher the rule gives matches; otherwise why not. */
 function firstMismatch(rule: Rule, stmt: StatementClass, sql: string, caseInsensitive: boolean): string | undefined {
   const m = rule.match;
-  if (m.commands && !m.commands.some((c) => commandMatches(c, stmt))) {
+  if (m.commands && !commandsMatch(rule, stmt)) {
     const kinds = [stmt.subkind ?? stmt.kind, ...(stmt.nested_kinds ?? [])].join(', ');
     return `commands [${m.commands.join(', ')}] do not match ${kinds}${stmt.writes ? ' (writes)' : ''}`;
   }

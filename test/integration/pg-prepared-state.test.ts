@@ -160,3 +160,18 @@ t.test('the pg driver with named and unnamed statements', async (t) => {
   t.same((await c.query({ name: 'count-rows', text: 'SELECT count(*)::int AS n FROM airlock_prepared WHERE id >= $1', values: [320] })).rows, [{ n: 1 }]);
   await c.end();
 });
+
+// Regression (fresh-user round 3): Parse d1 "drop table ..." at protocol level, then the SQL query
+// "execute d1", dropped the table although no-drop denies DROP: airlock saw only an unknown EXECUTE.
+t.test('SQL EXECUTE of a protocol-level prepared DROP is denied by the DROP rule', async (t) => {
+  await direct.query('DROP TABLE IF EXISTS airlock_fu3_drop; CREATE TABLE airlock_fu3_drop (id int)');
+  const c = await connectWire({ port: airlock.pgPort, user: 'bob@corp.com', password: airlock.tokens['bob@corp.com']!, database: 'orders' });
+  t.teardown(() => c.close());
+  await c.send(Buffer.concat([fe.parse('d1', 'drop table airlock_fu3_drop'), fe.sync()]));
+  await c.untilReady();
+  await c.send(fe.query('execute d1'));
+  const refused = await c.untilReady();
+  t.equal(errorOf(refused)?.code, '42501', 'denied');
+  t.match(errorOf(refused)?.message, /no-drop/);
+  t.equal((await direct.query("SELECT to_regclass('airlock_fu3_drop') IS NOT NULL AS present")).rows[0].present, true, 'the table is still there');
+});

@@ -1,6 +1,6 @@
 // Classifies one lexed MySQL/MariaDB statement: kind from the leading words, then what it touches and whether it writes.
 
-import { TABLES_UNKNOWN, type StatementClass } from '../types.js';
+import { KINDS_UNKNOWN, TABLES_UNKNOWN, type StatementClass } from '../types.js';
 import type { Token } from './lexer.js';
 import { Analysis, formatTable, type Session } from './analysis.js';
 import { analyzeDml, startsDml } from './dml.js';
@@ -231,7 +231,7 @@ function prepare(tokens: readonly Token[], session: Session): StatementClass {
     if (tokens.length !== 4 || tokens[3]!.type !== 'uservar') throw new Unparseable('PREPARE text is not a literal or variable');
     session.prepared.set(key, undefined);
     // The variable was set by an earlier query: whatever it says, table rules must see it.
-    return { kind: 'PREPARE', writes: false, tables: [], tags: [TABLES_UNKNOWN] };
+    return { kind: 'PREPARE', writes: false, tables: [], tags: [TABLES_UNKNOWN, KINDS_UNKNOWN] };
   }
   const inner = session.classifyNested(text);
   session.prepared.set(key, inner);
@@ -244,7 +244,7 @@ function execute(tokens: readonly Token[], session: Session): StatementClass {
     let end = tokens.findIndex((t, i) => i > 1 && isWord(t, 'USING'));
     if (end === -1) end = tokens.length;
     const text = foldText(tokens[2], end - 3, session);
-    if (text === undefined) return { kind: 'EXECUTE', writes: true, tables: [], tags: [TABLES_UNKNOWN] };
+    if (text === undefined) return { kind: 'EXECUTE', writes: true, tables: [], tags: [TABLES_UNKNOWN, KINDS_UNKNOWN] };
     const inner = session.classifyNested(text);
     const a = nestedInto('EXECUTE', inner, tokens, session);
     a.writes = inner.writes;
@@ -255,7 +255,7 @@ function execute(tokens: readonly Token[], session: Session): StatementClass {
   if (tokens.length > 2 && !isWord(tokens[2], 'USING')) throw new Unparseable('EXECUTE name [USING @vars]');
   const inner = session.prepared.get(name.value.toLowerCase());
   // A statement prepared outside this string: unknown, so assume it writes.
-  if (!inner) return { kind: 'EXECUTE', writes: true, tables: [], tags: [TABLES_UNKNOWN] };
+  if (!inner) return { kind: 'EXECUTE', writes: true, tables: [], tags: [TABLES_UNKNOWN, KINDS_UNKNOWN] };
   const a = nestedInto('EXECUTE', inner, tokens, session);
   a.writes = inner.writes;
   return a.result();

@@ -7,8 +7,8 @@ export type FunctionEffect =
   | { kind: 'write' }
   /** nextval/setval/currval: the first argument names a sequence, which counts as a table. */
   | { kind: 'sequence'; writes: boolean }
-  /** query_to_xml & co: the server runs the SQL text in argument `sqlArg` locally. */
-  | { kind: 'runs-local-sql'; sqlArg: number }
+  /** query_to_xml & co: the server runs the SQL text in argument `sqlArg` locally (only with `argCount` arguments, when set). */
+  | { kind: 'runs-local-sql'; sqlArg: number; argCount?: number }
   /** table_to_xml & co: argument 0 names a table. */
   | { kind: 'reads-named-table' }
   /** schema_to_xml & co: reads every table of a schema or database, none named in the SQL. */
@@ -62,7 +62,7 @@ similar_to_escape sin sind sinh split_part sqrt starts_with statement_timestamp 
 stddev_samp string_agg string_to_array string_to_table strip strpos substr substring sum tan tand tanh
 timeofday timezone to_ascii to_char to_date to_hex to_json to_jsonb to_number to_regclass to_regproc
 to_regprocedure to_regrole to_regtype to_timestamp to_tsquery to_tsvector transaction_timestamp translate
-trim_array trim_scale trunc ts_headline ts_rank ts_rank_cd ts_rewrite tsquery_phrase tsvector_to_array
+trim_array trim_scale trunc ts_headline ts_rank ts_rank_cd tsquery_phrase tsvector_to_array
 unistr unnest upper upper_inc upper_inf uuid_extract_timestamp uuid_extract_version var_pop var_samp
 variance version websearch_to_tsquery width_bucket xmlagg xmlcomment xmlconcat xmlexists xml_is_well_formed
 xpath xpath_exists normalize is_normalized btrim bool int2 int4 text varchar
@@ -113,6 +113,8 @@ export function functionEffect(nameParts: readonly string[]): FunctionEffect {
   if (name === 'currval') return { kind: 'sequence', writes: false };
   const sqlArg = LOCAL_SQL_ARG.get(name);
   if (sqlArg !== undefined) return { kind: 'runs-local-sql', sqlArg };
+  // ts_rewrite(query, select text) runs its second argument; ts_rewrite(query, target, substitute) runs nothing.
+  if (name === 'ts_rewrite') return { kind: 'runs-local-sql', sqlArg: 1, argCount: 2 };
   if (NAMED_TABLE.has(name)) return { kind: 'reads-named-table' };
   if (UNNAMED_TABLES.has(name)) return { kind: 'reads-unnamed-tables' };
   if (name === 'set_config') return { kind: 'set-config' };

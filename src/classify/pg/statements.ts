@@ -1,6 +1,6 @@
 // Classifies one top-level PostgreSQL statement node, including statements that run other statements.
 
-import { TABLES_UNKNOWN, type StatementClass } from '../types.js';
+import { KINDS_UNKNOWN, TABLES_UNKNOWN, type StatementClass } from '../types.js';
 import { classifyEmbedded } from './embedded.js';
 import { Facts, type Session } from './facts.js';
 import { kindOf } from './kinds.js';
@@ -60,6 +60,10 @@ export function walkStatement(type: string, body: Json, session: Session, option
       if (known) {
         copyTablesAndKinds(known, facts);
         facts.writes = known.writes;
+      } else {
+        // Prepared by an earlier query or a protocol-level Parse: it may be anything (a DROP, a read of secrets).
+        facts.tags.add(TABLES_UNKNOWN);
+        facts.tags.add(KINDS_UNKNOWN);
       }
       walk(body['params'], ctx);
       break;
@@ -175,12 +179,12 @@ function walkDo(body: Json, ctx: WalkContext): void {
 function classifyPlpgsql(source: string, session: Session): StatementClass[] {
   const out: StatementClass[] = [];
   const pieces = plpgsqlStatements(source, session.backslashStrings);
-  if (pieces.opaque) out.push({ kind: 'SELECT', writes: true, tables: [], tags: ['dynamic-sql', TABLES_UNKNOWN] });
+  if (pieces.opaque) out.push({ kind: 'SELECT', writes: true, tables: [], tags: ['dynamic-sql', TABLES_UNKNOWN, KINDS_UNKNOWN] });
   for (const piece of pieces.statements) {
     const inner = classifyEmbedded(piece.sql, session, { plpgsql: !piece.dynamic });
     if (inner) out.push(...inner);
     // Unreadable piece: keep its kind only when the leading word is a real command word.
-    else out.push({ kind: KNOWN_KINDS.has(piece.leadingKind) ? piece.leadingKind : 'SELECT', writes: true, tables: [], tags: ['dynamic-sql', TABLES_UNKNOWN] });
+    else out.push({ kind: KNOWN_KINDS.has(piece.leadingKind) ? piece.leadingKind : 'SELECT', writes: true, tables: [], tags: ['dynamic-sql', TABLES_UNKNOWN, KINDS_UNKNOWN] });
   }
   return out;
 }

@@ -1,6 +1,6 @@
 // Walks a whole libpg-query tree: tables read or written, DML hidden in CTEs, and what called functions do.
 
-import { TABLES_UNKNOWN } from '../types.js';
+import { KINDS_UNKNOWN, TABLES_UNKNOWN } from '../types.js';
 import { classifyEmbedded } from './embedded.js';
 import type { Facts, Session } from './facts.js';
 import { functionEffect } from './functions.js';
@@ -86,7 +86,11 @@ function walkNode(type: string, body: Json, ctx: WalkContext): void {
       // CREATE TABLE ... AS EXECUTE p runs p: take in what p does when it was prepared earlier in the string.
       const known = typeof body['name'] === 'string' ? ctx.session.prepared.get(body['name']) : undefined;
       if (known) ctx.facts.absorb(known);
-      else ctx.facts.writes = true;
+      else {
+        ctx.facts.writes = true;
+        ctx.facts.tags.add(TABLES_UNKNOWN);
+        ctx.facts.tags.add(KINDS_UNKNOWN);
+      }
       break;
     }
     case 'A_Expr':
@@ -203,7 +207,7 @@ function walkFuncCall(fc: Json, ctx: WalkContext): void {
       facts.tags.add(TABLES_UNKNOWN);
       break;
     case 'runs-local-sql':
-      absorbEmbedded(stringConstant(args[effect.sqlArg], session), ctx, true);
+      if (effect.argCount === undefined || args.length === effect.argCount) absorbEmbedded(stringConstant(args[effect.sqlArg], session), ctx, true);
       break;
     case 'runs-remote-sql':
       facts.writes = true;
@@ -231,6 +235,7 @@ function absorbEmbedded(sql: string | undefined, ctx: WalkContext, local: boolea
     ctx.facts.writes = true;
     ctx.facts.tags.add('dynamic-sql');
     ctx.facts.tags.add(TABLES_UNKNOWN);
+    ctx.facts.tags.add(KINDS_UNKNOWN);
     return;
   }
   for (const stmt of inner) {

@@ -48,6 +48,19 @@ t.test('functions that read tables their SQL does not name are tagged tables-unk
   t.ok(unknown("DO $$BEGIN EXECUTE current_setting('x.q'); END$$").includes('tables-unknown'));
   t.notOk(unknown("SELECT table_to_xml('fu_secrets', true, false, '')").includes('tables-unknown'), 'a constant name is known');
   t.notOk(unknown('SELECT lower(name) FROM t').includes('tables-unknown'));
+  // Regression (fresh-user round 3): ts_rewrite(query, sql) runs its second argument.
+  t.same(statements("select ts_rewrite('a'::tsquery, 'select ''a''::tsquery, quote_literal(s)::tsquery from fu3_secrets')")[0]!.tables, ['fu3_secrets']);
+  t.ok(unknown("select ts_rewrite('a'::tsquery, 'select 1 from fu3_' || 'secrets')").includes('tables-unknown'));
+  t.same(unknown("select ts_rewrite('a & b'::tsquery, 'a'::tsquery, 'c'::tsquery)"), [], 'the three-argument form runs no SQL');
+});
+
+// Regression (fresh-user round 3): a statement prepared by a protocol-level Parse (or an earlier query)
+// ran through SQL EXECUTE as an unknown write that no commands or tables rule matched.
+t.test('EXECUTE of a statement prepared elsewhere may be anything', async (t) => {
+  for (const sql of ['EXECUTE d1', 'execute s1(1, 2)', 'EXPLAIN ANALYZE EXECUTE s1', 'CREATE TABLE x AS EXECUTE s1']) {
+    t.match(statements(sql)[0]!.tags, ['tables-unknown', 'kinds-unknown'], sql);
+  }
+  t.notOk(statements('PREPARE p AS DELETE FROM t; EXECUTE p')[1]!.tags, 'prepared in the same string: known');
 });
 
 t.test('session effects inside one string', async (t) => {
