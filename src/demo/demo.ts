@@ -89,7 +89,7 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
       policy: './policy.yaml',
       users: './users.yaml',
       state: {},
-      audit: { dir: './audit' },
+      audit: { dir: './audit', signing_key: './keys/audit-signing-key.pem' },
     }),
   );
   const config = loadConfig(path.join(opts.dir, 'airlock.yaml'));

@@ -51,7 +51,7 @@ t.test('config check: the example config passes with its policy and a users file
   t.equal(r.stderr, '');
   t.same(r.stdout.split('\n'), [
     `OK: ${config} (instance airlock-1; listening: postgres 127.0.0.1:15432, mysql 127.0.0.1:13306, admin 127.0.0.1:9480; state in memory; audit ${join(dir, 'var/audit')})`,
-    `OK: ${examplePolicy} (2 resources, 9 rules)`,
+    `OK: ${examplePolicy} (2 resources, 10 rules)`,
     `OK: ${users} (4 users)`,
     '',
   ]);
@@ -78,7 +78,7 @@ t.test('policy check: the example policy, a broken one, and --config', async (t)
   const ok = await cli('policy', 'check', examplePolicy);
   t.same(ok, {
     exitCode: 0,
-    stdout: `OK: ${examplePolicy} (2 resources (orders, analytics), 9 rules; defaults: allow, unparseable: require_approval)\n`,
+    stdout: `OK: ${examplePolicy} (2 resources (orders, analytics), 10 rules; defaults: allow, unparseable: require_approval)\n`,
     stderr: '',
   });
   const dir = t.testdir({
@@ -133,6 +133,12 @@ t.test('policy explain: classifies with the resource dialect and prints the deci
   for (const sql of ['SELECT * FROM pg_authid', 'SELECT passwd FROM pg_catalog.pg_shadow']) {
     const hashes = await policyExplain(sql, { resource: 'orders', user: 'x@y.z', groups: [], policy: examplePolicy });
     t.match(hashes.stdout, /\nDecision: DENY by rule "secrets-are-off-limits"/, sql);
+  }
+
+  // Fresh-user round 3: switching to the upstream login's role is refused by the example policy.
+  for (const sql of ['set role postgres', 'SET SESSION AUTHORIZATION postgres']) {
+    const role = await policyExplain(sql, { resource: 'orders', user: 'x@y.z', groups: [], policy: examplePolicy });
+    t.match(role.stdout, /\nDecision: DENY by rule "no-role-switching"/, sql);
   }
 
   const unparseable = await policyExplain('SELEC 1', { resource: 'orders', user: 'x@y.z', groups: [], policy: examplePolicy });
